@@ -1,0 +1,1 @@
+"""Benchmarks (run with ``make bench`` or ``PYTHONPATH=. .venv/bin/python bench/<name>.py``)."""

@@ -1,0 +1,234 @@
+"""nameko glue shared by services: the database dependency (unit of work + outbox relay),
+the ``ping`` health entrypoint, and validated RPC input."""
+import logging
+import time
+
+import eventlet
+from eventlet.event import Event
+from kombu import Connection, Exchange, Queue
+from nameko import config
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_URI_CONFIG_KEY, HEADER_PREFIX
+from nameko.events import EventHandler
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from marshmallow import ValidationError
+
+from common import config as settings
+from common.db import ServiceStore
+from common.errors import ValidationFailed
+from common.observability import Observability
+from common.outbox import OutboxRelay
+from common.rpc_client import RpcClient
+
+log = logging.getLogger(__name__)
+
+
+def event_exchange(source: str) -> Exchange:
+    """The exchange nameko's ``@event_handler(source, ...)`` binds to."""
+    return Exchange(f"{source}.events", type="topic", durable=True, auto_delete=False)
+
+
+class Database(DependencyProvider):
+    """Gives each worker ``self.db()`` -> a new ``UnitOfWork`` on the service's own database,
+    and runs the outbox relay for the events it writes."""
+
+    def __init__(self, service: str, metadata, relay: bool = True):
+        self.service = service
+        self.metadata = metadata
+        self.relay_enabled = relay
+        self.store = None
+        self._wake = None
+        self._running = False
+
+    def setup(self):
+        urls = config.get("DATABASE_URLS")
+        if urls is not None and self.service not in urls:  # a config that lists databases must list this one
+            raise RuntimeError(f"DATABASE_URLS has no database for the {self.service} service")
+        self.store = ServiceStore(self.service, self.metadata, (urls or {}).get(self.service))
+        amqp_uri = config.get(AMQP_URI_CONFIG_KEY) or settings.amqp_uri()
+        self._publisher = Publisher(amqp_uri, use_confirms=True, serializer="json")
+        self._exchanges = {}
+        self.relay = OutboxRelay(self.store.engine, self.store.outbox, self._publish)
+        self.poll_interval = float(config.get("OUTBOX_POLL_INTERVAL", 1.0))
+
+    def start(self):
+        if self.relay_enabled and str(config.get("OUTBOX_RELAY", True)).lower() not in ("false", "0", "no"):
+            self._running = True
+            self._wake = Event()
+            self.container.spawn_managed_thread(self._relay_loop, identifier=f"{self.service}.outbox_relay")
+
+    def stop(self):
+        self._running = False
+        self.wake_relay()
+        if self.store:
+            self.store.dispose()
+
+    def kill(self):
+        self.stop()
+
+    def wake_relay(self):
+        if self._wake is not None and not self._wake.ready():
+            self._wake.send(True)
+
+    def _publish(self, source, event_type, payload, headers):
+        exchange = self._exchanges.get(source)
+        if exchange is None:
+            exchange = self._exchanges[source] = event_exchange(source)
+        extra = {f"{HEADER_PREFIX}.{k}": v for k, v in (headers or {}).items()}
+        self._publisher.publish(
+            payload, exchange=exchange, routing_key=event_type, declare=[exchange],
+            extra_headers=extra, message_id=payload.get("event_id"),
+        )
+
+    def _relay_loop(self):
+        backoff = 0.0
+        next_purge = 0.0
+        while self._running:
+            if time.monotonic() >= next_purge:  # published rows are kept a week for inspection
+                next_purge = time.monotonic() + 3600
+                try:
+                    self.relay.purge()
+                except Exception as exc:  # pragma: no cover - retried next hour
+                    log.warning("outbox purge for %s failed: %s", self.service, exc)
+            self._wake = Event()  # fresh before scanning, so a wake-up during the scan is not lost
+            try:
+                while self._running and self.relay.relay_batch():
+                    pass
+                backoff = 0.0
+            except Exception as exc:  # broker or database down: keep the rows, retry with backoff
+                backoff = min(max(backoff * 2, 0.5), 10.0)
+                log.warning("outbox relay for %s failed (%s); retrying in %.1fs", self.service, exc, backoff)
+                eventlet.sleep(backoff)
+                continue
+            with eventlet.Timeout(self.poll_interval, False):
+                self._wake.wait()
+
+    def get_dependency(self, worker_ctx):
+        headers = {"call_id_stack": list(worker_ctx.call_id_stack)}
+
+        def unit_of_work():
+            return self.store.unit_of_work(on_events=self.wake_relay, headers=headers)
+
+        return unit_of_work
+
+
+class ServiceRpc(DependencyProvider):
+    """RPC to another service with a timeout (nameko 3's own proxy waits forever when the
+    target is down). ``self.commitments.get_actors(ids)``; raises
+    ``common.rpc_client.RemoteError`` / ``ServiceUnavailable`` like the gateway's client."""
+
+    def __init__(self, target: str):
+        self.target = target
+        self.client = None
+
+    def setup(self):
+        amqp_uri = config.get(AMQP_URI_CONFIG_KEY) or settings.amqp_uri()
+        self.client = RpcClient(amqp_uri, timeout=float(config.get("RPC_TIMEOUT", 5.0)),
+                                pool_size=int(config.get("RPC_POOL_SIZE", 4)))
+
+    def stop(self):
+        if self.client:
+            self.client.close()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        headers = {f"{HEADER_PREFIX}.call_id_stack": list(worker_ctx.call_id_stack)}
+        client, target = self.client, self.target
+
+        class Proxy:
+            def __getattr__(self, method):
+                return lambda *args, **kwargs: client.call(target, method, *args, headers=headers, **kwargs)
+
+        return Proxy()
+
+
+DEAD_LETTER_EXCHANGE = "civic.dead-letter"
+DEAD_LETTER_QUEUE = "civic.dead-letter"
+
+
+def _dead_letter_undecodable(message, exc):
+    log.error("undecodable message (%s) dead-lettered from %s", exc, message.delivery_info.get("routing_key"))
+    message.reject(requeue=False)
+
+
+class ReliableEventHandler(EventHandler):
+    """An event handler whose failures are retried a bounded number of times, then parked.
+
+    Its queue is a quorum queue with ``x-delivery-limit`` (``EVENT_DELIVERY_LIMIT``, 5) and
+    a dead-letter exchange: a handler error requeues the event; past the limit (or at once
+    for a message that cannot be decoded) it goes to the ``civic.dead-letter`` queue for
+    operators instead of looping forever. Handlers must be idempotent (``first_delivery``).
+    """
+
+    def __init__(self, source_service, event_type, **kwargs):
+        kwargs.setdefault("requeue_on_error", True)
+        kwargs.setdefault("on_decode_error", _dead_letter_undecodable)
+        super().__init__(source_service, event_type, **kwargs)
+
+    def setup(self):
+        super().setup()
+        self.queue.queue_arguments = {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": int(config.get("EVENT_DELIVERY_LIMIT", 5)),
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": self.queue.name,
+        }
+        amqp_uri = config.get(AMQP_URI_CONFIG_KEY) or settings.amqp_uri()
+        with Connection(amqp_uri) as connection:
+            dlx = Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True)
+            Queue(DEAD_LETTER_QUEUE, exchange=dlx, routing_key="#", durable=True,
+                  queue_arguments={"x-queue-type": "quorum"})(connection.default_channel).declare()
+
+
+reliable_handler = ReliableEventHandler.decorator
+
+
+class HealthMixin:
+    """Adds the ``ping`` RPC used by the gateway's /readyz, and logs/metrics context."""
+
+    observability = Observability()
+
+    @rpc
+    def ping(self):
+        return {"service": self.name, "status": "ok"}
+
+
+def load(schema, data, partial=False):
+    """Validate RPC input against its marshmallow schema; errors name the fields."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationFailed({"_schema": "expected an object"})
+    try:
+        loaded = schema.load(data, partial=partial)
+    except ValidationError as err:
+        raise ValidationFailed(_flatten(err.messages)) from None
+    bad = _nul_fields(loaded)
+    if bad:  # PostgreSQL cannot store NUL characters in text
+        raise ValidationFailed({field: "must not contain NUL characters" for field in bad})
+    return loaded
+
+
+def _nul_fields(value, path=""):
+    if isinstance(value, str):
+        return [path or "_schema"] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [f for k, v in value.items() for f in _nul_fields(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [f for i, v in enumerate(value) for f in _nul_fields(v, f"{path}.{i}" if path else str(i))]
+    return []
+
+
+def _flatten(messages):
+    if isinstance(messages, dict):
+        return {k: _flatten_value(v) for k, v in messages.items()}
+    return {"_schema": _flatten_value(messages)}
+
+
+def _flatten_value(value):
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value[0] if len(value) == 1 else value
+    return value

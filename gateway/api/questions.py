@@ -1,0 +1,66 @@
+"""Questions (consultations) and the proposals made on them."""
+
+from gateway import schemas
+from gateway.blueprint import Blueprint
+from gateway.auth import caller, login_required
+from gateway.rpc import call
+
+blp = Blueprint("questions", __name__, url_prefix="/api/v1/questions", description="Questions and their proposals")
+BEARER = [{"bearerAuth": []}]
+
+
+@blp.post("")
+@blp.arguments(schemas.QuestionCreate)
+@blp.response(201, schemas.Question)
+@blp.alt_response(400, schema=schemas.ApiError)
+@blp.alt_response(403, schema=schemas.ApiError, description="admins only")
+@blp.alt_response(409, schema=schemas.ApiError, description="the slug is taken")
+@blp.doc(security=BEARER)
+@login_required
+def create_question(body):
+    """Open a question (admin)"""
+    for key in ("starts_at", "ends_at"):
+        body[key] = body[key].isoformat()
+    return call("proposals", "create_question", caller(), body)
+
+
+@blp.get("")
+@blp.arguments(schemas.QuestionFilter, location="query")
+@blp.response(200, schemas.QuestionPage)
+def list_questions(filters):
+    """Questions, filtered by country, language and status"""
+    return call("proposals", "list_questions", filters)
+
+
+@blp.get("/<id_or_slug>")
+@blp.response(200, schemas.Question)
+@blp.alt_response(404, schema=schemas.ApiError)
+def get_question(id_or_slug):
+    """One question, by id or slug"""
+    return call("proposals", "get_question", id_or_slug)
+
+
+@blp.post("/<question_id>/proposals")
+@blp.arguments(schemas.ProposalCreate)
+@blp.response(201, schemas.ProposalSubmitted)
+@blp.alt_response(400, schema=schemas.ApiError, description="content too short or too long")
+@blp.alt_response(404, schema=schemas.ApiError)
+@blp.alt_response(409, schema=schemas.ApiError, description="the question is not open")
+@blp.doc(security=BEARER)
+@login_required
+def submit_proposal(body, question_id):
+    """Propose a solution (pending until moderated); lists likely duplicates"""
+    return call("proposals", "submit_proposal", caller(), question_id, body)
+
+
+@blp.get("/<question_id>/proposals")
+@blp.arguments(schemas.ProposalFilter, location="query")
+@blp.response(200, schemas.ProposalPage)
+@blp.alt_response(404, schema=schemas.ApiError)
+def list_proposals(filters, question_id):
+    """Accepted proposals: recent (with full-text search), popular or controversial"""
+    if filters["sort"] in ("popular", "controversial"):
+        from gateway.api.voting import ranked_proposals
+
+        return ranked_proposals(question_id, filters)
+    return call("proposals", "list_proposals", question_id, filters)

@@ -1,0 +1,26 @@
+"""gunicorn settings for the gateway: ``gunicorn -c python:gateway.gunicorn_conf gateway.wsgi:app``.
+
+Prometheus metrics are aggregated across worker processes (multiprocess mode): the
+directory is created here, in the master, before the workers start.
+"""
+import os
+import shutil
+import tempfile
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="civic-gateway-metrics-")
+else:
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+worker_class = os.environ.get("GATEWAY_WORKER_CLASS", "gevent")
+worker_connections = int(os.environ.get("GATEWAY_WORKER_CONNECTIONS", "2000"))
+timeout = 60
+graceful_timeout = 5
+accesslog = None  # the app writes one JSON line per request itself
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

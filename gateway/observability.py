@@ -1,0 +1,60 @@
+"""Gateway logs (one JSON line per request, with its request id) and Prometheus metrics
+(``/metrics``: request latency by route and status, RPC latency by service and method)."""
+import logging
+import os
+import time
+
+from flask import Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+
+from common.observability import json_formatter
+
+REQUEST_SECONDS = Histogram("civic_gateway_request_seconds", "HTTP requests", ["method", "route", "status"],
+                            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+RPC_SECONDS = Histogram("civic_gateway_rpc_seconds", "RPC calls from the gateway", ["service", "method", "outcome"],
+                        buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+access = logging.getLogger("civic.access")
+
+
+class RequestFilter(logging.Filter):
+    def filter(self, record):
+        try:
+            record.request_id = g.get("request_id")
+        except RuntimeError:  # outside a request
+            record.request_id = None
+        return True
+
+
+def init_observability(app):
+    if app.config.get("LOG_FORMAT", "json") == "json":
+        root = logging.getLogger()
+        for handler in root.handlers:
+            handler.setFormatter(json_formatter("gateway"))
+            handler.addFilter(RequestFilter())
+
+    @app.before_request
+    def _start():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _record(response):
+        started = g.get("started")
+        if started is not None and request.path != "/metrics":
+            elapsed = time.perf_counter() - started
+            route = request.url_rule.rule if request.url_rule else "unmatched"
+            REQUEST_SECONDS.labels(request.method, route, str(response.status_code)).observe(elapsed)
+            if route != "/api/v1/stream":
+                access.info("request", extra={"method": request.method, "path": request.path,
+                                              "status": response.status_code, "ms": round(elapsed * 1000, 2)})
+        return response
+
+    @app.get("/metrics")
+    def metrics():
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            from prometheus_client import REGISTRY as registry
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,4 @@
+"""WSGI entry point: ``gunicorn gateway.wsgi:app``."""
+from gateway.app import create_app
+
+app = create_app()

@@ -1,0 +1,244 @@
+"""Proposals persistence: models and queries. Owns the ``proposals`` database.
+
+Full-text search uses PostgreSQL text search with the question's language configuration
+(a ``tsvector`` column written with each change, GIN-indexed); likely duplicates use
+pg_trgm similarity (GIN trigram index). On SQLite both fall back to simple matching.
+"""
+import uuid
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import REGCONFIG, TSVECTOR
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from common.db import infra_tables
+
+metadata = sa.MetaData()
+infra_tables(metadata)
+
+TEXT_SEARCH_CONFIG = {"fr": "french", "de": "german", "en": "english", "nl": "dutch", "it": "italian"}
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+def aware(value):
+    """SQLite gives naive datetimes back; everything stored is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class Question(Base):
+    __tablename__ = "questions"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True, nullable=False)
+    title: Mapped[str] = mapped_column(sa.String(300), nullable=False)
+    country: Mapped[str] = mapped_column(sa.String(2), nullable=False)
+    language: Mapped[str] = mapped_column(sa.String(5), nullable=False)
+    scope: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    votes_target: Mapped[int | None] = mapped_column(sa.Integer)
+    created_by: Mapped[str | None] = mapped_column(sa.String(36))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
+    __table_args__ = (sa.Index("ix_questions_country_dates", "country", "starts_at", "ends_at"),)
+
+
+class Proposal(Base):
+    __tablename__ = "proposals"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    question_id: Mapped[str] = mapped_column(sa.ForeignKey("questions.id"), nullable=False)
+    author_id: Mapped[str] = mapped_column(sa.String(36), nullable=False)
+    content: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+    original_content: Mapped[str | None] = mapped_column(sa.String(500))
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="pending")
+    refusal_reason: Mapped[str | None] = mapped_column(sa.String(40))
+    tags: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    country: Mapped[str] = mapped_column(sa.String(2), nullable=False)
+    language: Mapped[str] = mapped_column(sa.String(5), nullable=False)
+    search_vector = mapped_column(TSVECTOR().with_variant(sa.Text(), "sqlite"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False, default=utcnow)
+    moderated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    moderated_by: Mapped[str | None] = mapped_column(sa.String(36))
+    locked_by: Mapped[str | None] = mapped_column(sa.String(36))
+    locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    __table_args__ = (
+        sa.Index("ix_proposals_question_status_created", "question_id", "status", "created_at"),
+        sa.Index("ix_proposals_status_created", "status", "created_at"),
+        sa.Index("ix_proposals_author", "author_id"),
+        sa.Index("ix_proposals_search", "search_vector", postgresql_using="gin"),
+        sa.Index("ix_proposals_content_trgm", "content", postgresql_using="gin",
+                 postgresql_ops={"content": "gin_trgm_ops"}),
+    )
+
+
+def is_postgres(session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def search_config(language: str) -> str:
+    return TEXT_SEARCH_CONFIG.get(language, "simple")
+
+
+def set_search_vector(session, proposal: Proposal) -> None:
+    """Keep the text-search column in step with the content (PostgreSQL only)."""
+    if is_postgres(session):
+        proposal.search_vector = sa.func.to_tsvector(
+            sa.cast(search_config(proposal.language), REGCONFIG), proposal.content
+        )
+
+
+def question_by_id_or_slug(session, key: str) -> Question | None:
+    return session.execute(
+        sa.select(Question).where(sa.or_(Question.id == key, Question.slug == key))
+    ).scalar_one_or_none()
+
+
+def question_status_clause(status: str, now: datetime):
+    if status == "upcoming":
+        return Question.starts_at > now
+    if status == "finished":
+        return Question.ends_at <= now
+    return sa.and_(Question.starts_at <= now, Question.ends_at > now)
+
+
+def list_questions(session, now, country=None, language=None, status=None, limit=20, offset=0):
+    query = sa.select(Question)
+    if country:
+        query = query.where(Question.country == country.upper())
+    if language:
+        query = query.where(Question.language == language.lower())
+    if status:
+        query = query.where(question_status_clause(status, now))
+    total = session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(Question.starts_at.desc(), Question.id).limit(limit).offset(offset))
+    return rows.scalars().all(), total
+
+
+def list_accepted(session, question: Question, q=None, limit=20, offset=0):
+    query = sa.select(Proposal).where(Proposal.question_id == question.id, Proposal.status == "accepted")
+    order = [Proposal.created_at.desc(), Proposal.id]
+    if q:
+        if is_postgres(session):
+            tsquery = sa.func.websearch_to_tsquery(sa.cast(search_config(question.language), REGCONFIG), q)
+            query = query.where(Proposal.search_vector.op("@@")(tsquery))
+            order = [sa.func.ts_rank(Proposal.search_vector, tsquery).desc()] + order
+        else:
+            for word in q.split():
+                query = query.where(Proposal.content.ilike(f"%{word}%"))
+    total = session.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    rows = session.execute(query.order_by(*order).limit(limit).offset(offset)).scalars().all()
+    return rows, total
+
+
+def similar_accepted(session, question_id: str, content: str, min_score: float, limit: int, exclude_id=None):
+    """Most similar accepted proposals of a question (PostgreSQL: pg_trgm; None elsewhere,
+    meaning the caller ranks candidates itself)."""
+    if not is_postgres(session):
+        return None
+    # ``%`` filters on pg_trgm.similarity_threshold (0.3 by default), not on min_score: align
+    # them for this transaction, or a configured min_score below 0.3 would find nothing more.
+    session.execute(sa.select(sa.func.set_config("pg_trgm.similarity_threshold", str(float(min_score)), True)))
+    score = sa.func.similarity(Proposal.content, content).label("score")
+    query = (
+        sa.select(Proposal.id, Proposal.content, score)
+        .where(Proposal.question_id == question_id, Proposal.status == "accepted")
+        .where(Proposal.content.op("%")(content))
+        .where(score >= min_score)
+        .order_by(score.desc())
+        .limit(limit)
+    )
+    if exclude_id:
+        query = query.where(Proposal.id != exclude_id)
+    return [{"id": r.id, "content": r.content, "score": round(float(r.score), 3)} for r in session.execute(query)]
+
+
+def accepted_candidates(session, question_id: str, cap: int = 5000, exclude_id=None):
+    query = (
+        sa.select(Proposal.id, Proposal.content)
+        .where(Proposal.question_id == question_id, Proposal.status == "accepted")
+        .order_by(Proposal.created_at.desc())
+        .limit(cap)
+    )
+    if exclude_id:
+        query = query.where(Proposal.id != exclude_id)
+    return [(r.id, r.content) for r in session.execute(query)]
+
+
+def queue_authors(session, question_ids, moderator_id, now, limit):
+    """Authors with pending proposals not locked by someone else, oldest first."""
+    query = _queue_base(question_ids, moderator_id, now)
+    first = sa.func.min(Proposal.created_at).label("first")
+    rows = session.execute(
+        query.with_only_columns(Proposal.author_id, first).group_by(Proposal.author_id)
+        .order_by(first, Proposal.author_id).limit(limit)
+    )
+    return [r.author_id for r in rows]
+
+
+def queue_proposals(session, question_ids, moderator_id, now, authors, per_author=20):
+    """The oldest ``per_author`` queueable proposals of each of ``authors`` (a prolific author
+    must not push the other authors' proposals out of the queue)."""
+    if not authors:
+        return []
+    rank = sa.func.row_number().over(
+        partition_by=Proposal.author_id, order_by=(Proposal.created_at, Proposal.id)).label("rank")
+    ranked = (
+        _queue_base(question_ids, moderator_id, now).where(Proposal.author_id.in_(authors))
+        .with_only_columns(Proposal.id, rank).subquery()
+    )
+    query = (
+        sa.select(Proposal).join(ranked, ranked.c.id == Proposal.id)
+        .where(ranked.c.rank <= per_author).order_by(Proposal.created_at, Proposal.id)
+    )
+    return session.execute(query).scalars().all()
+
+
+def _queue_base(question_ids, moderator_id, now):
+    query = sa.select(Proposal).where(Proposal.status == "pending").where(
+        sa.or_(Proposal.locked_until.is_(None), Proposal.locked_until <= now, Proposal.locked_by == moderator_id)
+    )
+    if question_ids is not None:
+        query = query.where(Proposal.question_id.in_(list(question_ids)))
+    return query
+
+
+def take_lock(session, proposal_id, moderator_id, now, until) -> bool:
+    """Lock a proposal for a moderator unless someone else holds a live lock (race-free)."""
+    result = session.execute(
+        sa.update(Proposal)
+        .where(Proposal.id == proposal_id)
+        .where(sa.or_(Proposal.locked_until.is_(None), Proposal.locked_until <= now, Proposal.locked_by == moderator_id))
+        .values(locked_by=moderator_id, locked_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def proposal_for_update(session, proposal_id) -> Proposal | None:
+    query = sa.select(Proposal).where(Proposal.id == proposal_id)
+    if is_postgres(session):
+        query = query.with_for_update()
+    return session.execute(query).scalar_one_or_none()
+
+
+def accepted_by_ids(session, ids):
+    if not ids:
+        return []
+    return session.execute(
+        sa.select(Proposal).where(Proposal.id.in_(ids), Proposal.status == "accepted")
+    ).scalars().all()
+
+
+def pending_counts(session, question_ids=None):
+    """Pending proposals per question (for moderators' daily summaries)."""
+    query = sa.select(Proposal.question_id, sa.func.count()).where(Proposal.status == "pending")
+    if question_ids is not None:
+        query = query.where(Proposal.question_id.in_(list(question_ids)))
+    return {qid: n for qid, n in session.execute(query.group_by(Proposal.question_id))}

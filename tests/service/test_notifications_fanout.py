@@ -1,0 +1,174 @@
+"""Fan-out to voters who agreed and to a campaign's supporters, on the real broker and
+PostgreSQL. The recipient lists are served by small nameko services named "voting" and
+"lobbying" that expose only ``voters`` / ``supporter_ids`` from in-memory lists (the bus
+is real; only the edge is small), so thousands of recipients cost no setup, and every
+RPC call is counted."""
+import math
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from nameko.rpc import rpc
+
+from common.nameko_support import Database
+from tests.service.test_notifications_service import (  # noqa: F401  (fixtures)
+    db, notifications_url, publish, scalar, smtp, start, tag, wait)
+
+
+class FakeVoting:
+    name = "voting"
+    voters_of = {}        # proposal_id -> sorted user ids who voted agree
+    calls = []
+    fail_once = set()     # (proposal_id, after) whose page fails once
+
+    @rpc
+    def voters(self, proposal_id, key="agree", after=None, limit=1000):
+        FakeVoting.calls.append((proposal_id, key, after, limit))
+        if (proposal_id, after) in FakeVoting.fail_once:
+            FakeVoting.fail_once.discard((proposal_id, after))
+            raise RuntimeError("voting database restarting")
+        assert key == "agree"
+        return [u for u in FakeVoting.voters_of.get(proposal_id, []) if after is None or u > after][:limit]
+
+
+class FakeLobbying:
+    name = "lobbying"
+    supporters_of = {}
+    calls = []
+
+    @rpc
+    def supporter_ids(self, campaign_id, after=None, limit=1000):
+        FakeLobbying.calls.append((campaign_id, after, limit))
+        return [u for u in FakeLobbying.supporters_of.get(campaign_id, []) if after is None or u > after][:limit]
+
+
+@pytest.fixture
+def edge(run_service):
+    run_service(FakeVoting)
+    run_service(FakeLobbying)
+
+
+def engine_of(container):
+    return next(d for d in container.dependencies if isinstance(d, Database)).store.engine
+
+
+def count_writes(engine):
+    """Counts INSERT statements into notifications and the transactions that made them."""
+    stats = {"inserts": 0, "transactions": 0}
+
+    def before(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO NOTIFICATIONS"):
+            stats["inserts"] += 1
+            conn.info["wrote_notifications"] = True
+
+    def commit(conn):
+        if conn.info.pop("wrote_notifications", False):
+            stats["transactions"] += 1
+
+    def rollback(conn):
+        conn.info.pop("wrote_notifications", None)
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    sa.event.listen(engine, "commit", commit)
+    sa.event.listen(engine, "rollback", rollback)
+    return stats
+
+
+def register_as(amqp_uri, db, user_id, language="en", country="GB"):
+    email = f"{user_id}@example.org"
+    publish(amqp_uri, "accounts", "user_registered", {"user_id": user_id, "email": email, "display_name": user_id,
+                                                      "country": country, "language": language})
+    wait(lambda: scalar(db, "SELECT count(*) FROM recipients WHERE user_id = :u", u=user_id), what="recipient")
+    return email
+
+
+def fanout(db, event_id):
+    with db.connect() as conn:
+        return conn.execute(sa.text("SELECT * FROM fanouts WHERE event_id = :e"), {"e": event_id}).mappings().first()
+
+
+def test_fan_out_to_thousands_is_batched_resumable_and_exactly_once(start, edge, rpc, amqp_uri, db, smtp):
+    container = start(fanout_lease_seconds=1)
+    writes = count_writes(engine_of(container))
+    prefix = f"fan-{tag()}"
+    proposal_id, campaign_id = str(uuid.uuid4()), str(uuid.uuid4())
+    voters = [f"{prefix}-{i:05d}" for i in range(3000)]
+    supporters = [f"{prefix}-{i:05d}" for i in range(2000, 3500)]  # 1,000 of them also voted
+    FakeVoting.voters_of[proposal_id] = voters
+    FakeLobbying.supporters_of[campaign_id] = supporters
+    FakeVoting.fail_once.add((proposal_id, voters[999]))  # the second page fails once: the fan-out stops there
+    eager = register_as(amqp_uri, db, f"{prefix}-00005")
+    rpc.notifications.set_preferences(f"{prefix}-00005", {"campaign_milestone_reached": "immediate"})
+    register_as(amqp_uri, db, f"{prefix}-03400", language="de", country="DE")  # default: daily digest
+    calls_before = len(FakeVoting.calls), len(FakeLobbying.calls)
+
+    envelope = publish(amqp_uri, "lobbying", "campaign_milestone_reached", {
+        "campaign_id": campaign_id, "proposal_id": proposal_id, "country": "FR", "title": "Des arbres partout",
+        "milestone": 1000, "kind": "count", "supporters": 1000, "goal": 10000, "target_actor_ids": ["a1"]})
+    event_id = envelope["event_id"]
+    stalled = wait(lambda: (f := fanout(db, event_id)) and f["last_error"] and f, what="the failed page")
+    assert "voting database restarting" in stalled["last_error"] and stalled["done_at"] is None
+    assert stalled["pages"] == 1 and stalled["cursor"] == voters[999]  # the first page is kept
+    done = wait(lambda: (f := fanout(db, event_id)) and f["done_at"] and f, timeout=30, what="the fan-out resumed")
+
+    unique = len(set(voters) | set(supporters))
+    assert unique == 3500
+    assert scalar(db, "SELECT count(*) FROM notifications WHERE event_id = :e", e=event_id) == unique
+    assert scalar(db, "SELECT count(DISTINCT user_id) FROM notifications WHERE event_id = :e", e=event_id) == unique
+    assert done["written"] == unique and done["last_error"] is None
+
+    voting_calls = FakeVoting.calls[calls_before[0]:]
+    lobbying_calls = FakeLobbying.calls[calls_before[1]:]
+    assert all(c[3] == 1000 for c in voting_calls) and all(c[2] == 1000 for c in lobbying_calls)
+    assert len(voting_calls) == math.ceil(3000 / 1000) + 1 + 1  # 3 pages, the empty end, the failed try
+    assert len(lobbying_calls) == math.ceil(1500 / 1000)  # a short page ends it
+    assert writes["transactions"] == 5  # one per non-empty page: 3 voters' + 2 supporters'
+    assert writes["inserts"] <= 10  # bulk inserts, not one per recipient
+
+    # e-mail follows each person's preference: queued as a delivery, sent by the sender
+    [mail] = smtp.wait_for(eager)
+    assert mail["Subject"] == '"Des arbres partout" reached 1,000 supporters'
+    assert scalar(db, "SELECT count(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id "
+                      "WHERE n.event_id = :e", e=event_id) == 1
+    assert scalar(db, "SELECT digest FROM notifications WHERE event_id = :e AND user_id = :u",
+                  e=event_id, u=f"{prefix}-03400") == "daily"
+    page = rpc.notifications.list_notifications(f"{prefix}-03400", {})
+    assert page["items"][0]["title"] == "„Des arbres partout“ hat 1.000 Unterstützende erreicht"
+
+    # the same event again: nothing new, not even RPC calls
+    calls_now = len(FakeVoting.calls), len(FakeLobbying.calls)
+    again = publish(amqp_uri, "lobbying", "campaign_milestone_reached", envelope=envelope)
+    time.sleep(1.0)
+    assert scalar(db, "SELECT count(*) FROM notifications WHERE event_id = :e", e=again["event_id"]) == unique
+    assert (len(FakeVoting.calls), len(FakeLobbying.calls)) == calls_now
+    assert len(smtp.to(eager)) == 1
+
+    with db.begin() as conn:  # keep these thousands out of the other tests' digests
+        conn.execute(sa.text("UPDATE notifications SET digest = NULL WHERE event_id = :e"), {"e": event_id})
+
+
+def test_commitment_status_change_reaches_voters_but_not_the_editor(start, edge, rpc, amqp_uri, db, smtp):
+    start()
+    prefix = f"csc-{tag()}"
+    proposal_id = str(uuid.uuid4())
+    editor = f"{prefix}-editor"
+    FakeVoting.voters_of[proposal_id] = sorted([f"{prefix}-{i}" for i in range(5)] + [editor])
+    follower = f"{prefix}-1"
+    email = register_as(amqp_uri, db, follower, language="fr", country="FR")
+    rpc.notifications.set_preferences(follower, {"commitment_status_changed": "immediate"})
+    envelope = publish(amqp_uri, "commitments", "commitment_status_changed", {
+        "commitment_id": str(uuid.uuid4()), "actor_id": "a1", "actor_name": "Camille Exemple",
+        "proposal_id": proposal_id, "campaign_id": None, "country": "FR", "status": "kept",
+        "previous_status": "in_the_works", "evidence_url": "https://example.org/loi", "note": "Adoptée",
+        "changed_at": "2026-11-24T10:00:00+00:00", "changed_by": editor})
+    wait(lambda: (f := fanout(db, envelope["event_id"])) and f["done_at"], what="fan-out done")
+    with db.connect() as conn:
+        users = set(conn.execute(sa.text("SELECT user_id FROM notifications WHERE event_id = :e"),
+                                 {"e": envelope["event_id"]}).scalars())
+    assert users == {f"{prefix}-{i}" for i in range(5)}  # the editor who rated it is not told
+    [item] = rpc.notifications.list_notifications(follower, {})["items"]
+    assert item["kind"] == "commitment_status_changed" and editor not in str(item)  # nor named
+    [mail] = smtp.wait_for(email)
+    assert mail["Subject"] == "Engagement de Camille Exemple : tenu"
+    assert "Source : https://example.org/loi" in mail.get_body(("plain",)).get_content()

@@ -1,0 +1,263 @@
+"""Voting service on the real broker and PostgreSQL, fed by the real proposals service's
+events (never by reading its tables)."""
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from common.rpc_client import RemoteError
+from services.proposals.service import ProposalsService
+from services.voting import domain, scoring
+from services.voting.service import VotingService
+
+ADMIN = {"user_id": "admin-1", "roles": ["citizen", "admin"], "moderated_questions": []}
+SECRET = "test-vote-key-secret-0123456789"
+
+
+@pytest.fixture
+def services(run_service):
+    run_service(ProposalsService)
+    run_service(VotingService, {"VOTE_KEY_SECRET": SECRET,
+                                "VOTING": {"emergence_min_trusted_votes": 5, "vote_milestones": [3, 6],
+                                           "question_target_fractions": [0.5, 1.0]}})
+
+
+def _question(rpc, **overrides):
+    now = datetime.now(timezone.utc)
+    body = {"slug": f"v-{uuid.uuid4().hex[:8]}", "title": "Question de vote", "country": "FR", "language": "fr",
+            "scope": "national", "starts_at": (now - timedelta(days=1)).isoformat(),
+            "ends_at": (now + timedelta(days=10)).isoformat(), "votes_target": 8}
+    body.update(overrides)
+    return rpc.proposals.create_question(ADMIN, body)
+
+
+def _accepted(rpc, question, author="author-1", text=None):
+    caller = {"user_id": author, "roles": ["citizen"], "moderated_questions": []}
+    content = text or f"Il faut essayer l'idée numéro {uuid.uuid4().hex[:6]}"
+    proposal = rpc.proposals.submit_proposal(caller, question["id"], {"content": content})["proposal"]
+    rpc.proposals.accept_proposal(ADMIN, proposal["id"], {})
+    _wait_votable(rpc, proposal["id"])
+    return proposal
+
+
+def _wait_votable(rpc, proposal_id, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return rpc.voting.results(proposal_id)
+        except RemoteError as exc:
+            assert exc.exc_type == "NotFound"
+            time.sleep(0.05)
+    raise AssertionError("voting never learnt the accepted proposal")
+
+
+def voter(user=None, session=None):
+    return {"user_id": user, "session_id": session or uuid.uuid4().hex}
+
+
+def test_voting_learns_accepted_proposals_from_events_only(services, rpc):
+    question = _question(rpc)
+    pending = rpc.proposals.submit_proposal({"user_id": "a", "roles": ["citizen"]}, question["id"],
+                                            {"content": "Il faut une proposition en attente"})["proposal"]
+    time.sleep(0.5)
+    with pytest.raises(RemoteError) as err:
+        rpc.voting.vote(voter(), pending["id"], {"key": "agree"})
+    assert err.value.exc_type == "Conflict"  # known, but pending
+    with pytest.raises(RemoteError) as err:
+        rpc.voting.vote(voter(), str(uuid.uuid4()), {"key": "agree"})
+    assert err.value.exc_type == "NotFound"
+    proposal = _accepted(rpc, question)
+    assert rpc.voting.vote(voter(), proposal["id"], {"key": "agree"})["action"] == "cast"
+    rpc.proposals.refuse_proposal(ADMIN, proposal["id"], {"reason": "other"})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            rpc.voting.vote(voter(), proposal["id"], {"key": "agree"})
+            time.sleep(0.05)
+        except RemoteError as exc:
+            assert exc.exc_type == "Conflict"
+            break
+    else:
+        raise AssertionError("a refused proposal still takes votes")
+
+
+def test_vote_rules_and_counts(services, rpc):
+    question = _question(rpc)
+    proposal = _accepted(rpc, question)
+    v = voter()
+    with pytest.raises(RemoteError) as err:
+        rpc.voting.vote(v, proposal["id"], {"key": "agree", "qualifications": ["noWay"]})
+    assert err.value.exc_type == "ValidationFailed" and "qualifications" in err.value.exc_args[0]
+    assert "noWay" in err.value.exc_args[0]["qualifications"]
+    with pytest.raises(RemoteError) as err:
+        rpc.voting.vote(v, proposal["id"], {"key": "maybe"})
+    assert "key" in err.value.exc_args[0]
+    assert rpc.voting.vote(v, proposal["id"], {"key": "agree", "qualifications": ["likeIt"]})["action"] == "cast"
+    assert rpc.voting.vote(v, proposal["id"], {"key": "agree", "qualifications": ["likeIt"]})["action"] == "unchanged"
+    assert rpc.voting.vote(v, proposal["id"], {"key": "agree", "qualifications": ["likeIt", "doable"]})["action"] == "qualified"
+    results = rpc.voting.results(proposal["id"])
+    assert results["counts"]["all"]["agree"] == 1 and results["counts"]["all"]["doable"] == 1
+    changed = rpc.voting.vote(v, proposal["id"], {"key": "disagree"})
+    assert changed["action"] == "changed" and changed["qualifications"] == []
+    counts = rpc.voting.results(proposal["id"])["counts"]["all"]
+    assert (counts["agree"], counts["disagree"], counts["likeIt"], counts["doable"]) == (0, 1, 0, 0)
+    assert rpc.voting.remove_vote(v, proposal["id"])["action"] == "removed"
+    assert rpc.voting.results(proposal["id"])["votes"]["all"] == 0
+    with pytest.raises(RemoteError) as err:
+        rpc.voting.remove_vote(v, proposal["id"])
+    assert err.value.exc_type == "NotFound"
+
+
+def test_trust_levels_and_scores_use_trusted_counts(services, rpc):
+    question = _question(rpc)
+    proposal = _accepted(rpc, question)
+    troll = voter()
+    rpc.voting.vote(troll, proposal["id"], {"key": "disagree", "proposal_key": "forged"})
+    listing_voter = voter()
+    listing_key = rpc.voting.proposal_keys(listing_voter["session_id"], [proposal["id"]])[proposal["id"]]
+    assert rpc.voting.vote(listing_voter, proposal["id"], {"key": "agree", "proposal_key": listing_key})["trusted"]
+    seq_voter = voter()
+    item = next(i for i in rpc.voting.sequence(question["id"], seq_voter)["items"] if i["proposal_id"] == proposal["id"])
+    assert rpc.voting.vote(seq_voter, proposal["id"], {"key": "agree", "qualifications": ["likeIt"],
+                                                       "proposal_key": item["proposal_key"]})["trusted"]
+    stolen = rpc.voting.vote(voter(), proposal["id"], {"key": "disagree", "proposal_key": item["proposal_key"]})
+    assert stolen["trusted"] is False  # a key is bound to its session
+    results = rpc.voting.results(proposal["id"])
+    assert results["votes"] == {"all": 4, "trusted": 2, "sequence": 1}
+    assert results["counts"]["trusted"]["disagree"] == 0 and results["counts"]["all"]["disagree"] == 2
+    expected = scoring.scores({"agree": 2, "likeIt": 1})
+    assert results["top_score"]["score"] == pytest.approx(expected["top_score"].value, abs=1e-6)
+    assert results["top_score"]["lower_bound"] == pytest.approx(expected["top_score"].lower, abs=1e-6)
+    assert results["zone"] == expected["zone"]
+
+
+def test_concurrent_identical_votes_leave_exactly_one(services, rpc, db_urls):
+    question = _question(rpc)
+    proposal = _accepted(rpc, question)
+    v = voter(user="user-concurrent")
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        actions = list(pool.map(lambda _: rpc.voting.vote(v, proposal["id"], {"key": "agree"})["action"], range(20)))
+    assert sorted(actions).count("cast") == 1 and actions.count("unchanged") == 19
+    engine = sa.create_engine(db_urls["voting"])
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT count(*) FROM votes WHERE proposal_id = :p"), {"p": proposal["id"]}).scalar_one()
+    engine.dispose()
+    assert stored == 1
+    assert rpc.voting.results(proposal["id"])["votes"]["all"] == 1
+
+
+def test_sequence_serves_unvoted_proposals_with_keys(services, rpc):
+    question = _question(rpc)
+    proposals = [_accepted(rpc, question, author=f"author-{i}") for i in range(14)]
+    v = voter()
+    served = rpc.voting.sequence(question["id"], v)["items"]
+    ids = [i["proposal_id"] for i in served]
+    assert len(ids) == 12 and len(set(ids)) == 12 and set(ids) <= {p["id"] for p in proposals}
+    for item in served:
+        trusted, from_sequence = domain.check_proposal_key(SECRET, item["proposal_key"], item["proposal_id"], v["session_id"])
+        assert trusted and from_sequence
+    for item in served[:5]:
+        rpc.voting.vote(v, item["proposal_id"], {"key": "agree", "proposal_key": item["proposal_key"]})
+    again = {i["proposal_id"] for i in rpc.voting.sequence(question["id"], v)["items"]}
+    assert not again & set(ids[:5]) and len(again) == 9
+    with pytest.raises(RemoteError) as err:
+        rpc.voting.sequence(str(uuid.uuid4()), v)
+    assert err.value.exc_type == "NotFound"
+
+
+def test_ranking_orders_by_lower_bounds(services, rpc):
+    question = _question(rpc)
+    loved, hated, split = (_accepted(rpc, question, author=f"a{i}") for i in range(3))
+    for i in range(6):
+        s = voter()
+        keys = rpc.voting.proposal_keys(s["session_id"], [loved["id"], hated["id"], split["id"]])
+        rpc.voting.vote(s, loved["id"], {"key": "agree", "qualifications": ["likeIt"], "proposal_key": keys[loved["id"]]})
+        rpc.voting.vote(s, hated["id"], {"key": "disagree", "qualifications": ["noWay"], "proposal_key": keys[hated["id"]]})
+        rpc.voting.vote(s, split["id"], {"key": "agree" if i % 2 else "disagree", "proposal_key": keys[split["id"]]})
+    popular = [r["proposal_id"] for r in rpc.voting.ranking(question["id"], {"sort": "popular"})["items"]]
+    controversial = rpc.voting.ranking(question["id"], {"sort": "controversial"})["items"]
+    assert popular == [loved["id"], split["id"], hated["id"]]
+    assert controversial[0]["proposal_id"] == split["id"]
+    assert rpc.voting.ranking(question["id"], {"sort": "popular", "per_page": 1, "page": 2})["items"][0]["proposal_id"] == split["id"]
+
+
+def test_emergence_and_milestones_are_published_exactly_once(services, rpc, events):
+    recorder = events("voting", ["proposal_emerged", "vote_milestone_reached"])
+    question = _question(rpc)
+    proposal = _accepted(rpc, question)
+    sessions = [voter() for _ in range(8)]
+
+    def agree(s):
+        key = rpc.voting.proposal_keys(s["session_id"], [proposal["id"]])[proposal["id"]]
+        return rpc.voting.vote(s, proposal["id"], {"key": "agree", "qualifications": ["likeIt", "doable"],
+                                                   "proposal_key": key})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(agree, sessions))
+    # the emergence threshold is 5 trusted votes in the test config; re-votes change nothing
+    list(map(agree, sessions[:3]))
+    recorder.wait_for(lambda e: e["event_type"] == "proposal_emerged")
+    recorder.wait_for(lambda e: e["data"].get("scope") == "question" and e["data"]["milestone"] == 8)
+    time.sleep(1.0)
+    emerged = recorder.matching(lambda e: e["event_type"] == "proposal_emerged")
+    assert len(emerged) == 1 and emerged[0]["data"]["proposal_id"] == proposal["id"]
+    proposal_milestones = sorted(e["data"]["milestone"] for e in recorder.matching(
+        lambda e: e["event_type"] == "vote_milestone_reached" and e["data"]["scope"] == "proposal"))
+    question_milestones = sorted(e["data"]["milestone"] for e in recorder.matching(
+        lambda e: e["event_type"] == "vote_milestone_reached" and e["data"]["scope"] == "question"))
+    assert proposal_milestones == [3, 6] and question_milestones == [4, 8]
+    assert rpc.voting.results(proposal["id"])["emerged"] is True
+
+
+def test_anonymous_votes_follow_the_session_into_the_account(services, rpc):
+    question = _question(rpc)
+    a, b = _accepted(rpc, question, author="x1"), _accepted(rpc, question, author="x2")
+    session = uuid.uuid4().hex
+    anon = voter(session=session)
+    rpc.voting.vote(anon, a["id"], {"key": "agree"})
+    rpc.voting.vote(anon, b["id"], {"key": "disagree"})
+    account = voter(user="user-merge", session=uuid.uuid4().hex)
+    rpc.voting.vote(account, b["id"], {"key": "agree"})  # the account already voted on b
+    assert rpc.voting.merge_session(session, "user-merge") == {"moved": 1, "dropped": 1}
+    assert rpc.voting.results(a["id"])["votes"]["all"] == 1
+    b_results = rpc.voting.results(b["id"])["counts"]["all"]
+    assert (b_results["agree"], b_results["disagree"]) == (1, 0)
+    mine = {v["proposal_id"]: v["key"] for v in rpc.voting.get_votes(voter(user="user-merge"), [a["id"], b["id"]])}
+    assert mine == {a["id"]: "agree", b["id"]: "agree"}
+    assert rpc.voting.merge_session(session, "user-merge") == {"moved": 0, "dropped": 0}
+
+
+def test_question_must_be_open(services, rpc, db_urls):
+    question = _question(rpc)
+    proposal = _accepted(rpc, question)
+    assert rpc.voting.vote(voter(), proposal["id"], {"key": "neutral"})["action"] == "cast"
+    engine = sa.create_engine(db_urls["voting"])  # the question ends (voting's own copy)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE questions SET ends_at = :t WHERE id = :q"),
+                     {"t": datetime.now(timezone.utc) - timedelta(seconds=1), "q": question["id"]})
+    engine.dispose()
+    with pytest.raises(RemoteError) as err:
+        rpc.voting.vote(voter(), proposal["id"], {"key": "agree"})
+    assert err.value.exc_type == "Conflict" and "not open" in err.value.exc_args[0]
+    assert rpc.voting.results(proposal["id"])["votes"]["all"] == 1
+
+
+def test_voters_pages_logged_in_agreeing_voters(services, rpc):
+    question = _question(rpc)
+    proposal = _accepted(rpc, question)
+    users = sorted(f"user-{i:02d}-{uuid.uuid4().hex[:4]}" for i in range(7))
+    for user in users:
+        rpc.voting.vote(voter(user=user), proposal["id"], {"key": "agree"})
+    rpc.voting.vote(voter(user="zz-disagrees"), proposal["id"], {"key": "disagree"})
+    rpc.voting.vote(voter(), proposal["id"], {"key": "agree"})  # anonymous: nobody to notify
+    first = rpc.voting.voters(proposal["id"], "agree", None, 3)
+    second = rpc.voting.voters(proposal["id"], "agree", first[-1], 3)
+    third = rpc.voting.voters(proposal["id"], "agree", second[-1], 3)
+    assert first + second + third == users
+    assert rpc.voting.voters(proposal["id"], "disagree") == ["zz-disagrees"]
+    with pytest.raises(RemoteError) as err:
+        rpc.voting.voters(proposal["id"], "maybe")
+    assert err.value.exc_type == "ValidationFailed"
