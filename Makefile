@@ -8,11 +8,13 @@ export PYTHONPATH := $(CURDIR)
 
 COMPOSE := docker compose -f deploy/compose.yaml --env-file deploy/.env
 
-.PHONY: install run test test-unit migrate grant-role import-actors mail bench up down release test-deploy clean help
+.PHONY: install install-bench run test test-unit test-browser screenshots migrate grant-role import-actors mail bench bench-quick demo up down release test-deploy clean help
 
 help:
 	@echo "make run        start RabbitMQ-backed services + gateway (Ctrl-C stops all)"
 	@echo "make test       run the whole test suite (real RabbitMQ and PostgreSQL)"
+	@echo "make bench      performance figures -> docs/benchmarks.md (~25 min; make bench-quick ~5 min)"
+	@echo "make demo       seed a running platform (make run) with a FR/DE/UK dataset"
 	@echo "make migrate    apply every service's migrations"
 	@echo "make grant-role EMAIL=a@b.c ROLE=admin|moderator|official|editor|organisation [QUESTIONS=id,id] [ACTOR=id]"
 	@echo "make up / make down   the whole platform in Docker Compose (secrets in deploy/.env, see deploy/.env.example)"
@@ -26,7 +28,14 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-deploy.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
 install: $(STAMP)
+
+install-bench: $(BENCH_STAMP)
 
 run: install
 	$(BIN)/python scripts/run.py
@@ -36,6 +45,23 @@ test: install
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit
+
+test-browser: install
+	$(BIN)/python -m pytest tests/browser
+
+screenshots: install
+	BROWSER_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser
+
+bench: install-bench
+	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.emergence
+
+bench-quick: install-bench
+	$(BIN)/python -m bench.run --quick
+	$(BIN)/python -m bench.emergence --quick
+
+demo: install-bench
+	$(BIN)/python scripts/demo.py
 
 migrate: install
 	$(BIN)/python -m common.migrations upgrade $(SERVICES)

@@ -10,10 +10,6 @@ from tests.browser.screens import CHROMIUM, CHROMIUM_ARGS, PHONE
 from tests.e2e.conftest import platform, client  # noqa: F401  (the running platform; smtp below)
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: drives the web client in headless Chromium")
-
-
 @pytest.fixture(scope="session")
 def smtp():
     """tests/e2e's SMTP catcher (which `platform` sends mail to), on an OS thread of its own.

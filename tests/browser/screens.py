@@ -12,8 +12,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def screenshot(page, name):
-    """Keep a picture of a main screen in docs/screenshots/ (BROWSER_SCREENSHOTS=0 skips it)."""
-    if os.environ.get("BROWSER_SCREENSHOTS", "1") == "0":
+    """Refresh the picture of a main screen in docs/screenshots/ with ``make screenshots``
+    (BROWSER_SCREENSHOTS=1); a plain ``make test`` leaves the tracked pictures alone."""
+    if os.environ.get("BROWSER_SCREENSHOTS", "0") != "1":
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, animations="disabled")
