@@ -76,12 +76,24 @@ class Question(Schema):
     votes_target = fields.Integer(allow_none=True)
     status = fields.String(metadata={"description": "upcoming, open or finished (from the dates)"})
     created_at = fields.String()
+    proposal_prefix = fields.String(metadata={"description": "how a proposal customarily starts in the question's "
+                                                             "language (\"Il faut\", \"Man sollte\", \"We should\"); "
+                                                             "a hint, never enforced"})
+    proposal_min_length = fields.Integer(metadata={"description": "a proposal's minimum length (characters)"})
+    proposal_max_length = fields.Integer(metadata={"description": "a proposal's maximum length (characters)"})
 
 
 class QuestionFilter(Page):
     country = fields.String()
     language = fields.String()
     status = fields.String(validate=validate.OneOf(["upcoming", "open", "finished"]))
+    scope = fields.String(validate=validate.OneOf(["local", "national", "european"]))
+
+
+class Country(Schema):
+    country = fields.String(metadata={"example": "CH"})
+    languages = fields.List(fields.String(), metadata={"example": ["de", "fr", "it"]})
+    default_language = fields.String(metadata={"example": "de"})
 
 
 class QuestionPage(Schema):
@@ -115,6 +127,38 @@ class Duplicate(Schema):
     id = fields.String()
     content = fields.String()
     score = fields.Float()
+
+
+class SimilarQuery(Schema):
+    content = fields.String(required=True, metadata={"description": "the draft (same length rule as a proposal)"})
+
+
+class SimilarProposal(Duplicate):
+    status = fields.String(metadata={"description": "accepted; pending or postponed only for the question's "
+                                                    "moderators and the proposal's own author"})
+
+
+class Similar(Schema):
+    likely_duplicates = fields.List(fields.Nested(SimilarProposal))
+    pending_similar = fields.Integer(metadata={"description": "similar proposals awaiting moderation that the caller "
+                                                              "may not read (counted, not shown)"})
+
+
+class MyProposalFilter(Page):
+    status = fields.String(validate=validate.OneOf(["pending", "accepted", "refused", "postponed", "archived"]))
+    question = fields.String(metadata={"description": "a question id or slug"})
+
+
+class MyProposal(Proposal):
+    question_slug = fields.String()
+    question_title = fields.String()
+
+
+class MyProposalPage(Schema):
+    items = fields.List(fields.Nested(MyProposal))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
 
 
 class ProposalSubmitted(Schema):

@@ -1,11 +1,11 @@
-"""Single proposals and their moderation."""
+"""Single proposals, their moderation, and the caller's own proposals."""
 
 from gateway import schemas
 from gateway.blueprint import Blueprint
 from gateway.auth import caller, login_required
 from gateway.rpc import call
 
-blp = Blueprint("proposals", __name__, url_prefix="/api/v1/proposals", description="Proposals and moderation")
+blp = Blueprint("proposals", __name__, url_prefix="/api/v1", description="Proposals and moderation")
 BEARER = [{"bearerAuth": []}]
 MODERATION_ERRORS = (
     (403, "not a moderator of this proposal's question"),
@@ -20,7 +20,7 @@ def _moderation_doc(view):
     return blp.doc(security=BEARER)(view)
 
 
-@blp.get("/<proposal_id>")
+@blp.get("/proposals/<proposal_id>")
 @blp.response(200, schemas.Proposal)
 @blp.alt_response(404, schema=schemas.ApiError)
 def get_proposal(proposal_id):
@@ -28,7 +28,7 @@ def get_proposal(proposal_id):
     return call("proposals", "get_proposal", proposal_id, caller())
 
 
-@blp.post("/<proposal_id>/accept")
+@blp.post("/proposals/<proposal_id>/accept")
 @blp.arguments(schemas.AcceptRequest)
 @blp.response(200, schemas.Proposal)
 @_moderation_doc
@@ -38,7 +38,7 @@ def accept(body, proposal_id):
     return call("proposals", "accept_proposal", caller(), proposal_id, body)
 
 
-@blp.post("/<proposal_id>/refuse")
+@blp.post("/proposals/<proposal_id>/refuse")
 @blp.arguments(schemas.RefuseRequest)
 @blp.response(200, schemas.Proposal)
 @blp.alt_response(400, schema=schemas.ApiError, description="reason missing or not in the list")
@@ -49,10 +49,23 @@ def refuse(body, proposal_id):
     return call("proposals", "refuse_proposal", caller(), proposal_id, body)
 
 
-@blp.post("/<proposal_id>/postpone")
+@blp.post("/proposals/<proposal_id>/postpone")
 @blp.response(200, schemas.Proposal)
 @_moderation_doc
 @login_required
 def postpone(proposal_id):
     """Postpone a pending proposal"""
     return call("proposals", "postpone_proposal", caller(), proposal_id)
+
+
+@blp.get("/me/proposals")
+@blp.arguments(schemas.MyProposalFilter, location="query")
+@blp.response(200, schemas.MyProposalPage)
+@blp.alt_response(400, schema=schemas.ApiError, description="unknown status, or bad page / per_page")
+@blp.alt_response(401, schema=schemas.ApiError, description="login required")
+@blp.alt_response(404, schema=schemas.ApiError, description="no such question (question filter)")
+@blp.doc(security=BEARER)
+@login_required
+def my_proposals(filters):
+    """Your proposals, every status, newest first, with the refusal reason and the question's title"""
+    return call("proposals", "my_proposals", caller(), filters)

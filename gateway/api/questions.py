@@ -1,15 +1,15 @@
-"""Questions (consultations) and the proposals made on them."""
+"""Questions (consultations), the proposals made on them, and the countries they are in."""
 
 from gateway import schemas
 from gateway.blueprint import Blueprint
 from gateway.auth import caller, login_required
 from gateway.rpc import call
 
-blp = Blueprint("questions", __name__, url_prefix="/api/v1/questions", description="Questions and their proposals")
+blp = Blueprint("questions", __name__, url_prefix="/api/v1", description="Questions and their proposals")
 BEARER = [{"bearerAuth": []}]
 
 
-@blp.post("")
+@blp.post("/questions")
 @blp.arguments(schemas.QuestionCreate)
 @blp.response(201, schemas.Question)
 @blp.alt_response(400, schema=schemas.ApiError)
@@ -24,15 +24,16 @@ def create_question(body):
     return call("proposals", "create_question", caller(), body)
 
 
-@blp.get("")
+@blp.get("/questions")
 @blp.arguments(schemas.QuestionFilter, location="query")
 @blp.response(200, schemas.QuestionPage)
+@blp.alt_response(400, schema=schemas.ApiError, description="a filter's value is not allowed (the field is named)")
 def list_questions(filters):
-    """Questions, filtered by country, language and status"""
+    """Questions, filtered by country, language, scope and status; newest start first"""
     return call("proposals", "list_questions", filters)
 
 
-@blp.get("/<id_or_slug>")
+@blp.get("/questions/<id_or_slug>")
 @blp.response(200, schemas.Question)
 @blp.alt_response(404, schema=schemas.ApiError)
 def get_question(id_or_slug):
@@ -40,7 +41,7 @@ def get_question(id_or_slug):
     return call("proposals", "get_question", id_or_slug)
 
 
-@blp.post("/<question_id>/proposals")
+@blp.post("/questions/<question_id>/proposals")
 @blp.arguments(schemas.ProposalCreate)
 @blp.response(201, schemas.ProposalSubmitted)
 @blp.alt_response(400, schema=schemas.ApiError, description="content too short or too long")
@@ -53,7 +54,7 @@ def submit_proposal(body, question_id):
     return call("proposals", "submit_proposal", caller(), question_id, body)
 
 
-@blp.get("/<question_id>/proposals")
+@blp.get("/questions/<question_id>/proposals")
 @blp.arguments(schemas.ProposalFilter, location="query")
 @blp.response(200, schemas.ProposalPage)
 @blp.alt_response(404, schema=schemas.ApiError)
@@ -64,3 +65,25 @@ def list_proposals(filters, question_id):
 
         return ranked_proposals(question_id, filters)
     return call("proposals", "list_proposals", question_id, filters)
+
+
+@blp.get("/questions/<question_id>/similar")
+@blp.arguments(schemas.SimilarQuery, location="query")
+@blp.response(200, schemas.Similar)
+@blp.alt_response(400, schema=schemas.ApiError, description="content missing, too short or too long")
+@blp.alt_response(404, schema=schemas.ApiError)
+def similar(query, question_id):
+    """Likely duplicates of a draft, before proposing it (the check a submission runs).
+
+    Accepted proposals are shown to everybody; proposals awaiting moderation (pending,
+    postponed) are shown to the question's moderators and to their own author, and only
+    counted (`pending_similar`) for anybody else: their text is not public until accepted.
+    Refused and archived proposals are never listed. Logging in is optional."""
+    return call("proposals", "similar_proposals", caller(), question_id, query)
+
+
+@blp.get("/countries")
+@blp.response(200, schemas.Country(many=True))
+def countries():
+    """The countries questions are asked in, with their languages (the first is the default)"""
+    return call("proposals", "list_countries")

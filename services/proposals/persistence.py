@@ -108,12 +108,14 @@ def question_status_clause(status: str, now: datetime):
     return sa.and_(Question.starts_at <= now, Question.ends_at > now)
 
 
-def list_questions(session, now, country=None, language=None, status=None, limit=20, offset=0):
+def list_questions(session, now, country=None, language=None, status=None, limit=20, offset=0, scope=None):
     query = sa.select(Question)
     if country:
         query = query.where(Question.country == country.upper())
     if language:
         query = query.where(Question.language == language.lower())
+    if scope:
+        query = query.where(Question.scope == scope)
     if status:
         query = query.where(question_status_clause(status, now))
     total = session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
@@ -137,26 +139,86 @@ def list_accepted(session, question: Question, q=None, limit=20, offset=0):
     return rows, total
 
 
-def similar_accepted(session, question_id: str, content: str, min_score: float, limit: int, exclude_id=None):
-    """Most similar accepted proposals of a question (PostgreSQL: pg_trgm; None elsewhere,
-    meaning the caller ranks candidates itself)."""
-    if not is_postgres(session):
-        return None
+#: statuses of proposals that may still be published (a new one may duplicate them)
+OPEN_STATUSES = ("pending", "postponed")
+
+
+def similar_clauses(user_id: str | None, moderator: bool):
+    """(what the caller may see, what it may only count) among possible duplicates:
+    accepted proposals are public; pending and postponed ones are shown to the question's
+    moderators and to their own author, and only counted for anybody else."""
+    undecided = Proposal.status.in_(OPEN_STATUSES)
+    if moderator:
+        return sa.or_(Proposal.status == "accepted", undecided), sa.false()
+    if user_id is None:
+        return Proposal.status == "accepted", undecided
+    return (sa.or_(Proposal.status == "accepted", sa.and_(undecided, Proposal.author_id == user_id)),
+            sa.and_(undecided, Proposal.author_id != user_id))
+
+
+def _align_trgm_threshold(session, min_score):
     # ``%`` filters on pg_trgm.similarity_threshold (0.3 by default), not on min_score: align
     # them for this transaction, or a configured min_score below 0.3 would find nothing more.
     session.execute(sa.select(sa.func.set_config("pg_trgm.similarity_threshold", str(float(min_score)), True)))
+
+
+def similar_proposals(session, question_id: str, content: str, min_score: float, limit: int, where=None,
+                      exclude_id=None):
+    """Most similar proposals of a question matching ``where`` (accepted ones by default),
+    best first: [{id, content, status, score}] (PostgreSQL: pg_trgm; None elsewhere, meaning
+    the caller ranks candidates itself)."""
+    if not is_postgres(session):
+        return None
+    _align_trgm_threshold(session, min_score)
     score = sa.func.similarity(Proposal.content, content).label("score")
     query = (
-        sa.select(Proposal.id, Proposal.content, score)
-        .where(Proposal.question_id == question_id, Proposal.status == "accepted")
+        sa.select(Proposal.id, Proposal.content, Proposal.status, score)
+        .where(Proposal.question_id == question_id, Proposal.status == "accepted" if where is None else where)
         .where(Proposal.content.op("%")(content))
         .where(score >= min_score)
-        .order_by(score.desc())
+        .order_by(score.desc(), Proposal.created_at.desc())
         .limit(limit)
     )
     if exclude_id:
         query = query.where(Proposal.id != exclude_id)
-    return [{"id": r.id, "content": r.content, "score": round(float(r.score), 3)} for r in session.execute(query)]
+    return [{"id": r.id, "content": r.content, "status": r.status, "score": round(float(r.score), 3)}
+            for r in session.execute(query)]
+
+
+def count_similar(session, question_id: str, content: str, min_score: float, where, cap: int = 100):
+    """How many proposals of a question matching ``where`` are similar to ``content``
+    (at most ``cap``; PostgreSQL; None elsewhere)."""
+    if not is_postgres(session):
+        return None
+    _align_trgm_threshold(session, min_score)
+    matches = (
+        sa.select(Proposal.id)
+        .where(Proposal.question_id == question_id, where)
+        .where(Proposal.content.op("%")(content))
+        .where(sa.func.similarity(Proposal.content, content) >= min_score)
+        .limit(cap)
+        .subquery()
+    )
+    return session.execute(sa.select(sa.func.count()).select_from(matches)).scalar_one()
+
+
+def similar_accepted(session, question_id: str, content: str, min_score: float, limit: int, exclude_id=None):
+    """Most similar accepted proposals of a question (likely duplicates at submission and
+    in the moderation queue); None when not on PostgreSQL."""
+    found = similar_proposals(session, question_id, content, min_score, limit, exclude_id=exclude_id)
+    return None if found is None else [{k: d[k] for k in ("id", "content", "score")} for d in found]
+
+
+def candidates(session, question_id: str, where, cap: int = 5000):
+    """(id, content, status) of a question's proposals matching ``where``, newest first
+    (for ranking in Python where pg_trgm is missing)."""
+    query = (
+        sa.select(Proposal.id, Proposal.content, Proposal.status)
+        .where(Proposal.question_id == question_id, where)
+        .order_by(Proposal.created_at.desc())
+        .limit(cap)
+    )
+    return [tuple(r) for r in session.execute(query)]
 
 
 def accepted_candidates(session, question_id: str, cap: int = 5000, exclude_id=None):
@@ -169,6 +231,24 @@ def accepted_candidates(session, question_id: str, cap: int = 5000, exclude_id=N
     if exclude_id:
         query = query.where(Proposal.id != exclude_id)
     return [(r.id, r.content) for r in session.execute(query)]
+
+
+def proposals_by_author(session, author_id: str, status=None, question_id=None, limit=20, offset=0):
+    """An author's proposals, every status, newest first, with their question's slug and
+    title: ([(Proposal, slug, title)], total)."""
+    query = (
+        sa.select(Proposal, Question.slug, Question.title)
+        .join(Question, Question.id == Proposal.question_id)
+        .where(Proposal.author_id == author_id)
+    )
+    if status:
+        query = query.where(Proposal.status == status)
+    if question_id:
+        query = query.where(Proposal.question_id == question_id)
+    total = session.execute(
+        sa.select(sa.func.count()).select_from(query.with_only_columns(Proposal.id).subquery())).scalar_one()
+    rows = session.execute(query.order_by(Proposal.created_at.desc(), Proposal.id.desc()).limit(limit).offset(offset))
+    return [tuple(r) for r in rows], total
 
 
 def queue_authors(session, question_ids, moderator_id, now, limit):

@@ -1,7 +1,7 @@
 """The proposals RPC and event contract (marshmallow). Listed in this service's README."""
 from marshmallow import Schema, fields, validate
 
-from services.proposals.domain import REFUSAL_REASONS, SCOPES
+from services.proposals.domain import REFUSAL_REASONS, SCOPES, Status
 
 
 class CallerIn(Schema):
@@ -34,11 +34,16 @@ class QuestionOut(Schema):
     votes_target = fields.Integer(allow_none=True)
     status = fields.String()
     created_at = fields.DateTime()
+    # for clients, in RPC answers only (not in the question_created event)
+    proposal_prefix = fields.String()
+    proposal_min_length = fields.Integer()
+    proposal_max_length = fields.Integer()
 
 
 class QuestionFilterIn(Schema):
     country = fields.String(load_default=None)
     language = fields.String(load_default=None)
+    scope = fields.String(load_default=None, validate=validate.OneOf(SCOPES))
     status = fields.String(load_default=None, validate=validate.OneOf(["upcoming", "open", "finished"]))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
@@ -53,6 +58,17 @@ class ProposalListIn(Schema):
     sort = fields.String(load_default="recent", validate=validate.OneOf(["recent"]))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class MyProposalsIn(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in Status]))
+    question = fields.String(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class SimilarIn(Schema):
+    content = fields.String(required=True)
 
 
 class AcceptIn(Schema):
@@ -84,10 +100,30 @@ class ProposalOut(Schema):
     moderated_at = fields.DateTime(allow_none=True)
 
 
+class MyProposalOut(ProposalOut):
+    question_slug = fields.String()
+    question_title = fields.String()
+
+
 class DuplicateOut(Schema):
     id = fields.String()
     content = fields.String()
     score = fields.Float()
+
+
+class SimilarOut(DuplicateOut):
+    status = fields.String()
+
+
+class SimilarResultOut(Schema):
+    likely_duplicates = fields.List(fields.Nested(SimilarOut))
+    pending_similar = fields.Integer()
+
+
+class CountryOut(Schema):
+    country = fields.String()
+    languages = fields.List(fields.String())
+    default_language = fields.String()
 
 
 # -- events (the ``data`` of the envelope, see common.events) -----------------------------

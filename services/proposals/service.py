@@ -19,12 +19,17 @@ def _rules() -> domain.ProposalRules:
     return domain.ProposalRules.from_mapping(config.get("PROPOSALS"))
 
 
-def _question_out(question: store.Question, now) -> dict:
+def _question_out(question: store.Question, now, rules: domain.ProposalRules | None = None) -> dict:
+    """A question; with ``rules``, also what a client needs to help proposing on it (the
+    language's customary prefix, the length bounds). Events carry the question without them."""
     data = {c: getattr(question, c) for c in (
         "id", "slug", "title", "country", "language", "scope", "votes_target", "created_at")}
     data["starts_at"], data["ends_at"] = aware(question.starts_at), aware(question.ends_at)
     data["created_at"] = aware(question.created_at)
     data["status"] = domain.question_status(data["starts_at"], data["ends_at"], now)
+    if rules is not None:
+        data["proposal_prefix"] = domain.proposal_prefix(question.language)
+        data["proposal_min_length"], data["proposal_max_length"] = rules.min_length, rules.max_length
     return schemas.QuestionOut().dump(data)
 
 
@@ -73,8 +78,8 @@ class ProposalsService(HealthMixin):
                 question = store.Question(created_by=who.user_id, **q)
                 uow.session.add(question)
                 uow.session.flush()
-                out = _question_out(question, utcnow())
-                uow.emit("question_created", out)
+                uow.emit("question_created", _question_out(question, utcnow()))
+                out = _question_out(question, utcnow(), rules)
         except IntegrityError:
             raise Conflict(f"the slug {q['slug']!r} is already used") from None
         return out
@@ -83,10 +88,11 @@ class ProposalsService(HealthMixin):
     def list_questions(self, filters=None):
         f = load(schemas.QuestionFilterIn(), filters)
         limit, offset = _page(f)
-        now = utcnow()
+        now, rules = utcnow(), _rules()
         with self.db() as uow:
-            rows, total = store.list_questions(uow.session, now, f["country"], f["language"], f["status"], limit, offset)
-            items = [_question_out(q, now) for q in rows]
+            rows, total = store.list_questions(uow.session, now, f["country"], f["language"], f["status"], limit, offset,
+                                               scope=f["scope"])
+            items = [_question_out(q, now, rules) for q in rows]
         return {"items": items, "total": total, "page": f["page"], "per_page": f["per_page"]}
 
     @rpc(expected_exceptions=ERRORS)
@@ -95,7 +101,14 @@ class ProposalsService(HealthMixin):
             question = store.question_by_id_or_slug(uow.session, str(id_or_slug))
             if question is None:
                 raise NotFound(f"question {id_or_slug} not found")
-            return _question_out(question, utcnow())
+            return _question_out(question, utcnow(), _rules())
+
+    @rpc(expected_exceptions=ERRORS)
+    def list_countries(self):
+        """The configured countries and their languages (the first is the default)."""
+        rules = _rules()
+        return [schemas.CountryOut().dump({"country": c, "languages": list(langs), "default_language": langs[0]})
+                for c, langs in rules.country_languages.items()]
 
     # -- proposals ---------------------------------------------------------------------
     @rpc(expected_exceptions=ERRORS)
@@ -125,6 +138,54 @@ class ProposalsService(HealthMixin):
             uow.emit("proposal_submitted", _event_data(proposal))
             out = _proposal_out(proposal)
         return {"proposal": out, "likely_duplicates": duplicates}
+
+    @rpc(expected_exceptions=ERRORS)
+    def similar_proposals(self, caller, question_id, data):
+        """Dry run of a submission's duplicate check, for a draft: the most similar proposals
+        the caller may see (accepted ones; pending and postponed ones too for the question's
+        moderators and for their own author), and how many other proposals awaiting
+        moderation are similar (a count only: their text is not public yet)."""
+        who = domain.Caller.from_mapping(caller)
+        body = load(schemas.SimilarIn(), data)
+        rules = _rules()
+        with self.db() as uow:
+            question = store.question_by_id_or_slug(uow.session, str(question_id))
+            if question is None:
+                raise NotFound(f"question {question_id} not found")
+            content = domain.validate_content(body["content"], rules, question.language)
+            visible, hidden = store.similar_clauses(who.user_id, domain.can_moderate(who, question.id))
+            found = store.similar_proposals(
+                uow.session, question.id, content, rules.duplicate_min_score, rules.duplicate_limit, visible)
+            hidden_count = store.count_similar(uow.session, question.id, content, rules.duplicate_min_score, hidden)
+            if found is None:  # no pg_trgm: rank in Python
+                rows = store.candidates(uow.session, question.id, visible)
+                status = {pid: st for pid, _, st in rows}
+                found = [dict(d, status=status[d["id"]])
+                         for d in domain.rank_duplicates(content, [(pid, text) for pid, text, _ in rows], rules)]
+                hidden_count = sum(
+                    domain.similarity(content, text) >= rules.duplicate_min_score
+                    for _, text, _ in store.candidates(uow.session, question.id, hidden))
+        return schemas.SimilarResultOut().dump({"likely_duplicates": found, "pending_similar": hidden_count})
+
+    @rpc(expected_exceptions=ERRORS)
+    def my_proposals(self, caller, params=None):
+        """The caller's own proposals, every status, newest first, with the refusal reason
+        and their question's slug and title."""
+        who = domain.Caller.from_mapping(caller)
+        domain.require_authenticated(who)
+        p = load(schemas.MyProposalsIn(), params)
+        limit, offset = _page(p)
+        with self.db() as uow:
+            question_id = None
+            if p["question"]:
+                question = store.question_by_id_or_slug(uow.session, p["question"])
+                if question is None:
+                    raise NotFound(f"question {p['question']} not found")
+                question_id = question.id
+            rows, total = store.proposals_by_author(uow.session, who.user_id, p["status"], question_id, limit, offset)
+            items = [dict(_proposal_out(proposal), question_slug=slug, question_title=title)
+                     for proposal, slug, title in rows]
+        return {"items": items, "total": total, "page": p["page"], "per_page": p["per_page"]}
 
     @rpc(expected_exceptions=ERRORS)
     def get_proposal(self, proposal_id, caller=None):

@@ -720,3 +720,131 @@ def test_queue_sizes_count_pending_proposals_per_question(run_service, rpc):
     sizes = rpc.proposals.queue_sizes([q["id"] for q in questions])
     assert sizes == {questions[0]["id"]: 2}
     assert rpc.proposals.queue_sizes()[questions[0]["id"]] == 2
+
+
+# -- client helpers: scope filter, prefix, countries -------------------------------------
+def test_list_questions_filters_by_scope(proposals, rpc, make_question):
+    local = make_question(country="CH", language="it", scope="local")
+    european = make_question(country="CH", language="it", scope="european")
+    for scope, mine in (("local", local), ("european", european)):
+        page = rpc.proposals.list_questions({"country": "CH", "language": "it", "scope": scope, "per_page": 100})
+        ids = {q["id"] for q in page["items"]}
+        assert mine["id"] in ids and ({local["id"], european["id"]} - {mine["id"]}).isdisjoint(ids)
+        assert all(q["scope"] == scope for q in page["items"]) and page["total"] == len(page["items"])
+    err = _remote(rpc.proposals.list_questions, {"scope": "regional"})
+    assert err.exc_type == "ValidationFailed" and list(err.exc_args[0]) == ["scope"]
+
+
+def test_questions_carry_the_proposal_prefix_and_lengths(proposals, rpc, make_question, events):
+    recorder = events("proposals", ["question_created"])
+    created = make_question(country="DE", language="de", title="Wie wird die Stadt grüner?")
+    assert created["proposal_prefix"] == "Man sollte"
+    got = rpc.proposals.get_question(created["slug"])
+    assert (got["proposal_prefix"], got["proposal_min_length"], got["proposal_max_length"]) == ("Man sollte", 12, 140)
+    listed = {q["id"]: q for q in rpc.proposals.list_questions({"country": "DE", "per_page": 100})["items"]}
+    assert listed[created["id"]]["proposal_prefix"] == "Man sollte"
+    assert rpc.proposals.get_question(make_question(country="GB", language="en")["id"])["proposal_prefix"] == "We should"
+    # the event keeps its contract: no client helpers in it
+    event = recorder.wait_for(lambda e: e["data"]["id"] == created["id"])
+    assert "proposal_prefix" not in event["data"]
+
+
+def test_lengths_follow_the_configuration(run_service, rpc, make_question):
+    run_service(ProposalsService, {"PROPOSALS": {"min_length": 20, "max_length": 200}})
+    got = rpc.proposals.get_question(make_question()["id"])
+    assert (got["proposal_min_length"], got["proposal_max_length"]) == (20, 200)
+
+
+def test_list_countries(proposals, rpc):
+    countries = {c["country"]: c for c in rpc.proposals.list_countries()}
+    assert set(countries) == {"FR", "DE", "GB", "BE", "CH", "LU"}
+    assert countries["CH"] == {"country": "CH", "languages": ["de", "fr", "it"], "default_language": "de"}
+    assert countries["BE"]["default_language"] == "nl"
+
+
+# -- my proposals --------------------------------------------------------------------------
+def test_my_proposals_every_status_newest_first(proposals, rpc, make_question, submit):
+    question, other = make_question(), make_question(title="Comment mieux se déplacer ?")
+    me, someone = citizen(), citizen()
+    mod = admin()
+    ids = [submit(question["id"], f"Il faut faire la proposition {n}", me)["proposal"]["id"] for n in range(4)]
+    elsewhere = submit(other["id"], "Il faut proposer ailleurs aussi", me)["proposal"]["id"]
+    submit(question["id"], "Il faut une proposition d'un autre", someone)
+    rpc.proposals.accept_proposal(mod, ids[0])
+    rpc.proposals.refuse_proposal(mod, ids[1], {"reason": "off-topic"})
+    rpc.proposals.postpone_proposal(mod, ids[2])
+
+    page = rpc.proposals.my_proposals(me)
+    assert [p["id"] for p in page["items"]] == [elsewhere, ids[3], ids[2], ids[1], ids[0]]
+    assert page["total"] == 5 and page["page"] == 1 and page["per_page"] == 20
+    by_id = {p["id"]: p for p in page["items"]}
+    assert [by_id[i]["status"] for i in ids] == ["accepted", "refused", "postponed", "pending"]
+    assert by_id[ids[1]]["refusal_reason"] == "off-topic" and by_id[ids[0]]["refusal_reason"] is None
+    assert by_id[elsewhere]["question_title"] == "Comment mieux se déplacer ?"
+    assert by_id[ids[0]]["question_slug"] == question["slug"] and by_id[ids[0]]["question_id"] == question["id"]
+    assert all(p["author_id"] == me["user_id"] for p in page["items"])
+
+    second = rpc.proposals.my_proposals(me, {"per_page": 2, "page": 2})
+    assert [p["id"] for p in second["items"]] == [ids[2], ids[1]] and second["total"] == 5
+    refused = rpc.proposals.my_proposals(me, {"status": "refused"})
+    assert [p["id"] for p in refused["items"]] == [ids[1]] and refused["total"] == 1
+    on_other = rpc.proposals.my_proposals(me, {"question": other["slug"]})
+    assert [p["id"] for p in on_other["items"]] == [elsewhere]
+    assert rpc.proposals.my_proposals(citizen()) == {"items": [], "total": 0, "page": 1, "per_page": 20}
+
+
+def test_my_proposals_unhappy_paths(proposals, rpc):
+    for caller in (None, {}, {"user_id": None, "roles": ["admin"]}):
+        assert _remote(rpc.proposals.my_proposals, caller).exc_type == "Forbidden"
+    for bad in ({"status": "lost"}, {"per_page": 101}, {"page": 0}):
+        err = _remote(rpc.proposals.my_proposals, citizen(), bad)
+        assert err.exc_type == "ValidationFailed" and list(err.exc_args[0]) == list(bad)
+    assert _remote(rpc.proposals.my_proposals, citizen(), {"question": "no-such-question"}).exc_type == "NotFound"
+
+
+# -- similar proposals (dry run of the duplicate check) --------------------------------
+def test_similar_shows_accepted_and_counts_pending_for_citizens(proposals, rpc, make_question, submit):
+    question = make_question()
+    author, other = citizen(), citizen()
+    mod = moderator(question["id"])
+    accepted = submit(question["id"], ARBRES, other)["proposal"]["id"]
+    rpc.proposals.accept_proposal(mod, accepted)
+    theirs = submit(question["id"], "Il faut planter des arbres dans toutes les cours d'école", other)["proposal"]["id"]
+    mine = submit(question["id"], "Il faut planter des arbres dans nos cours d'école", author)["proposal"]["id"]
+    refused = submit(question["id"], "Il faut planter des arbres dans les cours des écoles", other)["proposal"]["id"]
+    rpc.proposals.refuse_proposal(mod, refused, {"reason": "test"})
+    submit(question["id"], TRANSPORTS, other)  # pending, not similar
+
+    draft = {"content": ARBRES_BIS}
+    anonymous = rpc.proposals.similar_proposals(None, question["id"], draft)
+    assert [(d["id"], d["status"]) for d in anonymous["likely_duplicates"]] == [(accepted, "accepted")]
+    assert anonymous["likely_duplicates"][0]["content"] == ARBRES
+    assert anonymous["pending_similar"] == 2  # theirs and mine: counted, not shown
+
+    as_author = rpc.proposals.similar_proposals(author, question["slug"], draft)
+    shown = {d["id"]: d for d in as_author["likely_duplicates"]}
+    assert set(shown) == {accepted, mine} and shown[mine]["status"] == "pending"
+    assert as_author["pending_similar"] == 1  # theirs
+    scores = [d["score"] for d in as_author["likely_duplicates"]]
+    assert scores == sorted(scores, reverse=True) and all(0.3 <= s <= 1 for s in scores)
+
+    as_moderator = rpc.proposals.similar_proposals(mod, question["id"], draft)
+    assert {d["id"] for d in as_moderator["likely_duplicates"]} == {accepted, mine, theirs}  # never refused ones
+    assert as_moderator["pending_similar"] == 0
+    # a moderator of another question is a citizen here
+    assert rpc.proposals.similar_proposals(moderator("elsewhere"), question["id"], draft)["pending_similar"] == 2
+
+    # the same score as the duplicate check at submission
+    submitted = submit(question["id"], ARBRES_BIS, citizen())["likely_duplicates"]
+    assert submitted == [{k: d[k] for k in ("id", "content", "score")} for d in anonymous["likely_duplicates"]]
+    assert rpc.proposals.similar_proposals(None, question["id"], {"content": "Il faut réduire le bruit la nuit"}) == {
+        "likely_duplicates": [], "pending_similar": 0}
+
+
+def test_similar_unhappy_paths(proposals, rpc, make_question):
+    question = make_question()
+    for data in ({}, {"content": None}, {"content": "trop court"}, {"content": "x" * 141}):
+        err = _remote(rpc.proposals.similar_proposals, None, question["id"], data)
+        assert err.exc_type == "ValidationFailed" and list(err.exc_args[0]) == ["content"], data
+    err = _remote(rpc.proposals.similar_proposals, None, "no-such-question", {"content": ARBRES})
+    assert err.exc_type == "NotFound"
