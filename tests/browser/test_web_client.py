@@ -234,14 +234,26 @@ def test_proposal_from_submission_through_moderation_to_the_list(open_page, worl
     expect(result.locator(".duplicates")).to_contain_text(TEXTS[1])
     expect(result.locator(".duplicates")).to_contain_text(re.compile(r"similarité \d+ %"))
     screenshot(page, "propose-phone")
+    # while typing, the draft is checked like a submission (GET /questions/{id}/similar): the
+    # author's own pending proposal is shown to them, with its status
+    box.fill(duplicate + " les jeunes")
+    own = page.locator(".similar li", has_text=duplicate)
+    expect(own).to_contain_text("En attente de modération")
+    expect(page.locator(".similar")).to_contain_text(TEXTS[1])
     original = "Il faut installer des bancs publics dans chaque rue"
     box.fill(original)
     page.get_by_role("button", name="Envoyer ma proposition").click()
     expect(result).to_contain_text(original)
+    # one more, sent from another device (the API directly): "my proposals" lists it too
+    elsewhere = "Il faut des fontaines à eau potable dans les parcs"
+    citizen.login()
+    assert citizen.post(f"/questions/{question['id']}/proposals", json={"content": elsewhere}).status_code == 201
 
     page.get_by_role("link", name="Mes propositions", exact=True).click()
     expect(page.locator("li.card", has_text=duplicate)).to_contain_text("En attente de modération")
     expect(page.locator("li.card", has_text=original)).to_contain_text("En attente de modération")
+    expect(page.locator("li.card").first).to_contain_text(elsewhere)  # newest first
+    expect(page.locator("li.card", has_text=elsewhere)).to_contain_text(question["title"])
 
     # the moderator, in another browser (desktop)
     mod = open_page(DESKTOP)

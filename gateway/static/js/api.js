@@ -111,15 +111,16 @@ export function currentUser() {
 
 export const isModerator = (user) => !!user && (user.roles || []).some((r) => r === 'moderator' || r === 'admin');
 
-/** Proposals sent from this browser, per account (the API has no "my proposals" listing). */
-export const mine = {
-  key: (userId) => `civic.proposals.${userId}`,
-  list(userId) {
-    try { return JSON.parse(localStorage.getItem(this.key(userId)) || '[]'); } catch { return []; }
-  },
-  add(userId, entry) {
-    const items = this.list(userId).filter((p) => p.id !== entry.id);
-    items.unshift(entry);
-    localStorage.setItem(this.key(userId), JSON.stringify(items.slice(0, 200)));
-  },
-};
+let countriesPromise = null;
+
+/** The countries questions are asked in, with their languages (GET /countries), read once
+ * per page load: [{country, languages, default_language}]. */
+export function countries() {
+  if (!countriesPromise) {
+    countriesPromise = api('GET', '/countries').catch((err) => { countriesPromise = null; throw err; });
+  }
+  return countriesPromise;
+}
+
+/** Just the country codes, in the API's order. */
+export const countryCodes = async () => (await countries()).map((c) => c.country);

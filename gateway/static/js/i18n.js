@@ -5,9 +5,6 @@
 export const LANGS = ['fr', 'de', 'en'];
 const KEY = 'civic.lang';
 
-/** The prefix a proposal starts with, by the question's language. */
-export const PREFIXES = { fr: 'Il faut ', de: 'Man sollte ', en: 'We should ' };
-
 const tables = {};
 
 function detect() {

@@ -2,8 +2,7 @@
 // session cookie), the notification inbox, and settings (language, preferences, log out).
 import { t, getLang, setLang, LANGS } from '../i18n.js';
 import { h, enc, field, fmtDate, announce, showErrors, clearErrors, once, errorBox, loading, loginHref, routeForLink, countryName } from '../ui.js';
-import { api, auth, currentUser } from '../api.js';
-import { COUNTRIES } from './questions.js';
+import { api, auth, currentUser, countryCodes } from '../api.js';
 
 const LANG_COUNTRY = { fr: 'FR', de: 'DE', en: 'GB' };
 
@@ -57,6 +56,7 @@ export async function signup({ main, query, navigate }) {
   main.append(h('h1', {}, t('signup.title')));
   if (auth.token) { main.append(h('p', {}, t('login.already', { name: '' }))); return; }
   const lang = getLang();
+  const codes = await countryCodes();
   const form = h('form', { class: 'stack narrow', novalidate: true },
     h('p', { class: 'hint' }, t('login.votesFollow')),
     field({ label: t('account.displayName'), name: 'display_name', autocomplete: 'nickname', required: true }),
@@ -64,7 +64,7 @@ export async function signup({ main, query, navigate }) {
     field({ label: t('account.password'), name: 'password', type: 'password', autocomplete: 'new-password', required: true,
       hint: t('account.passwordHint'), minlength: '10' }),
     field({ label: t('account.country'), name: 'country', value: localStorage.getItem('civic.country') || LANG_COUNTRY[lang] || 'FR',
-      options: COUNTRIES.map((c) => [c, countryName(c)]) }),
+      options: codes.map((c) => [c, countryName(c)]) }),
     field({ label: t('account.language'), name: 'language', value: lang, options: LANGS.map((l) => [l, t(`lang.${l}`)]) }),
     field({ label: t('account.postcode'), name: 'postcode', autocomplete: 'postal-code', hint: t('account.optional') }),
     h('p', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, t('signup.submit'))),

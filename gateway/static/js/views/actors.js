@@ -2,8 +2,7 @@
 // kept up to date from the real-time stream (Server-Sent Events) without reloading.
 import { t } from '../i18n.js';
 import { h, enc, field, fmtDate, fmtPercent, badge, announce, errorBox, loading, countryName } from '../ui.js';
-import { api } from '../api.js';
-import { COUNTRIES } from './questions.js';
+import { api, countryCodes } from '../api.js';
 
 export const STATUSES = ['not_yet_rated', 'in_the_works', 'stalled', 'kept', 'compromise', 'broken'];
 
@@ -28,9 +27,10 @@ export function live(filters, handlers, where) {
 
 export async function actors({ main, query, current }) {
   main.append(h('h1', {}, t('actors.title')), h('p', { class: 'lead' }, t('actors.lead')));
+  const codes = await countryCodes();
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': t('actors.filters'), onsubmit: (e) => { e.preventDefault(); load(); } },
     field({ label: t('questions.country'), name: 'country', value: query.get('country') || localStorage.getItem('civic.country') || 'FR',
-      options: [...COUNTRIES, 'EU'].map((c) => [c, countryName(c)]) }),
+      options: [...codes, 'EU'].map((c) => [c, countryName(c)]) }),
     field({ label: t('actors.search'), name: 'q', type: 'search', value: query.get('q') || '', autocomplete: 'off' }),
     h('p', { class: 'actions' }, h('button', { type: 'submit', class: 'button' }, t('action.search'))));
   form.addEventListener('change', (e) => { if (e.target.name === 'country') load(); });

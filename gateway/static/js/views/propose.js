@@ -1,12 +1,9 @@
-// Proposing (12..140 characters, the language's prefix, similar proposals while typing and
-// the likely duplicates the API returns), and following one's proposals' moderation.
-import { t, PREFIXES } from '../i18n.js';
+// Proposing (the question's length bounds and language prefix, likely duplicates of the
+// draft while typing and after sending), and following one's proposals' moderation.
+import { t } from '../i18n.js';
 import { h, enc, field, fmtDate, badge, announce, showErrors, clearErrors, once, loginHref, signupHref, errorBox, loading } from '../ui.js';
-import { api, currentUser, mine as myStore } from '../api.js';
+import { api, currentUser } from '../api.js';
 import { questionHeader } from './questions.js';
-
-export const MIN = 12;
-export const MAX = 140;
 
 function loginFirst(main, text) {
   main.append(h('div', { class: 'notice' }, h('p', {}, text),
@@ -21,7 +18,10 @@ export async function propose({ main, params, current }) {
   if (!user) { loginFirst(main, t('propose.loginFirst')); return; }
   if (q.status !== 'open') { main.append(h('p', { class: 'notice' }, t('propose.closed'))); return; }
 
-  const prefix = PREFIXES[q.language] || '';
+  // the question says how long a proposal may be and how it customarily starts
+  const MIN = q.proposal_min_length;
+  const MAX = q.proposal_max_length;
+  const prefix = q.proposal_prefix ? `${q.proposal_prefix} ` : '';
   const f = field({ label: t('propose.label'), name: 'content', type: 'textarea', rows: '3', lang: q.language,
     hint: prefix ? t('propose.hint', { prefix: prefix.trim(), min: MIN, max: MAX }) : t('propose.hintNoPrefix', { min: MIN, max: MAX }),
     value: prefix, autocomplete: 'off', spellcheck: 'true' });
@@ -49,27 +49,28 @@ export async function propose({ main, params, current }) {
   }
   count();
 
-  // Similar published proposals while typing: the API lists duplicates only after sending,
-  // so search the accepted ones for the draft's significant words ("or" query).
+  // Likely duplicates while typing (debounced): the API runs the submission's duplicate
+  // check on the draft (GET /questions/{id}/similar) and says how many similar proposals
+  // await moderation (their text is not public yet).
   let timer = null;
   let searched = '';
+  let inflight = null;
   textarea.addEventListener('input', () => {
     count();
     clearTimeout(timer);
-    timer = setTimeout(lookup, 600);
+    timer = setTimeout(lookup, 500);
   });
   async function lookup() {
-    const words = textarea.value.toLowerCase().replace(/[^\p{L}\p{N}\s'-]/gu, ' ').split(/\s+/)
-      .filter((w) => w.length > 4 && !prefix.toLowerCase().includes(w));
-    const text = [...new Set(words)].sort((a, b) => b.length - a.length).slice(0, 5).join(' or ');
-    if (!text || text === searched) { if (!text) similar.replaceChildren(); return; }
+    const text = textarea.value.trim();
+    if (count() !== 'ok' || text.toLowerCase() === prefix.trim().toLowerCase()) { searched = ''; similar.replaceChildren(); return; }
+    if (text === searched) return;
     searched = text;
+    inflight?.abort();
+    inflight = new AbortController();
     try {
-      const page = await api('GET', `/questions/${enc(q.id)}/proposals`, { query: { q: text, sort: 'recent', per_page: 3 } });
-      if (!current()) return;
-      similar.replaceChildren(...(page.items.length ? [h('h3', {}, t('propose.similarTitle')),
-        h('p', { class: 'hint' }, t('propose.similarHint')),
-        h('ul', { class: 'plain' }, page.items.map((p) => h('li', {}, h('a', { href: `#/p/${p.id}` }, p.content))))] : []));
+      const found = await api('GET', `/questions/${enc(q.id)}/similar`, { query: { content: text }, signal: inflight.signal });
+      if (!current() || searched !== text) return;
+      similar.replaceChildren(...similarList(found));
     } catch { /* only a hint */ }
   }
 
@@ -84,11 +85,11 @@ export async function propose({ main, params, current }) {
       try {
         const sent = await api('POST', `/questions/${enc(q.id)}/proposals`, { body: { content: textarea.value.trim() } });
         const p = sent.proposal;
-        myStore.add(user.id, { id: p.id, question_id: q.id, question_title: q.title, content: p.content, created_at: p.created_at });
         form.reset();
         textarea.value = prefix;
         count();
         similar.replaceChildren();
+        searched = '';
         result.replaceChildren(h('div', { class: 'notice notice-ok', tabindex: '-1' },
           h('h3', {}, t('propose.sent')),
           h('p', {}, h('q', {}, p.content), ' ', badge(p.status, t(`status.${p.status}`))),
@@ -105,6 +106,17 @@ export async function propose({ main, params, current }) {
   }
 }
 
+function similarList({ likely_duplicates: list, pending_similar: pending }) {
+  if (!list.length && !pending) return [];
+  return [h('h3', {}, t('propose.similarTitle')),
+    list.length ? h('p', { class: 'hint' }, t('propose.similarHint')) : null,
+    list.length ? h('ul', { class: 'plain' }, list.map((d) => h('li', {},
+      h('a', { href: `#/p/${d.id}` }, d.content), ' ',
+      d.status !== 'accepted' ? [badge(d.status, t(`status.${d.status}`)), ' '] : null,
+      h('span', { class: 'score' }, t('moderation.similarity', { pct: Math.round((d.score || 0) * 100) }))))) : null,
+    pending ? h('p', { class: 'hint pending-similar' }, t('propose.pendingSimilar', { n: pending, count: pending })) : null];
+}
+
 export function duplicates(list) {
   if (!list || !list.length) return null;
   return h('div', { class: 'duplicates' }, h('h4', {}, t('propose.duplicates')),
@@ -117,32 +129,45 @@ export async function mine({ main, current }) {
   main.append(h('h1', {}, t('mine.title')));
   const user = await currentUser();
   if (!user) { loginFirst(main, t('mine.loginFirst')); return; }
-  main.append(h('p', { class: 'hint' }, t('mine.browserOnly')));
+  main.append(h('p', { class: 'hint' }, t('mine.lead')));
   const list = h('div', { 'aria-live': 'polite' });
   const refresh = h('button', { type: 'button', class: 'button', onclick: () => load() }, t('action.refresh'));
   main.append(h('p', { class: 'actions' }, refresh), list);
+  let pageNo = 1;
 
-  async function load() {
-    const entries = myStore.list(user.id);
-    if (!entries.length) { list.replaceChildren(h('p', { class: 'empty' }, t('mine.none'))); return; }
-    list.replaceChildren(loading());
-    const rows = await Promise.all(entries.map(async (entry) => {
-      try { return { entry, p: await api('GET', `/proposals/${enc(entry.id)}`) }; } catch (err) { return { entry, err }; }
-    }));
+  // GET /me/proposals: every status, newest first, with the refusal reason
+  async function load(more = false) {
+    pageNo = more ? pageNo + 1 : 1;
+    if (!more) list.replaceChildren(loading());
+    let page;
+    try {
+      page = await api('GET', '/me/proposals', { query: { page: pageNo, per_page: 20 } });
+    } catch (err) {
+      if (current()) list.replaceChildren(errorBox(err, () => load()));
+      return;
+    }
     if (!current()) return;
-    if (rows.every((r) => r.err && r.err.status >= 500)) { list.replaceChildren(errorBox(rows[0].err, load)); return; }
-    list.replaceChildren(h('ul', { class: 'cards' }, rows.map(({ entry, p, err }) => {
-      const status = p ? p.status : null;
-      return h('li', { class: 'card', 'data-id': entry.id },
-        h('p', { class: 'content' }, p && p.status === 'accepted' ? h('a', { href: `#/p/${p.id}` }, p.content) : (p ? p.content : entry.content)),
-        p && p.original_content ? h('p', { class: 'hint' }, t('mine.edited', { text: p.original_content })) : null,
-        h('p', { class: 'meta' },
-          status ? badge(status, t(`status.${status}`)) : h('span', { class: 'error' }, err.status === 404 ? t('mine.unavailable') : err.message),
-          p && p.refusal_reason ? [' ', t('mine.reason', { reason: t(`reason.${p.refusal_reason}`) })] : null,
-          ' · ', h('a', { href: `#/q/${entry.question_id}` }, entry.question_title || t('mine.question')),
-          ' · ', fmtDate(entry.created_at)));
-    })));
-    announce(t('mine.updated'));
+    list.querySelector('.more')?.remove();
+    if (!more) {
+      if (!page.items.length) { list.replaceChildren(h('p', { class: 'empty' }, t('mine.none'))); return; }
+      list.replaceChildren(h('ul', { class: 'cards' }));
+    }
+    list.querySelector('ul.cards').append(...page.items.map(card));
+    if (pageNo * page.per_page < page.total) {
+      list.append(h('button', { type: 'button', class: 'button more', onclick: () => load(true) }, t('action.more')));
+    }
+    announce(more ? t('question.loaded', { n: page.items.length }) : t('mine.updated'));
+  }
+
+  function card(p) {
+    return h('li', { class: 'card', 'data-id': p.id },
+      h('p', { class: 'content' }, p.status === 'accepted' ? h('a', { href: `#/p/${p.id}` }, p.content) : p.content),
+      p.original_content ? h('p', { class: 'hint' }, t('mine.edited', { text: p.original_content })) : null,
+      h('p', { class: 'meta' },
+        badge(p.status, t(`status.${p.status}`)),
+        p.refusal_reason ? [' ', t('mine.reason', { reason: t(`reason.${p.refusal_reason}`) })] : null,
+        ' · ', h('a', { href: `#/q/${p.question_id}` }, p.question_title || t('mine.question')),
+        ' · ', fmtDate(p.created_at)));
   }
   await load();
 }

@@ -2,9 +2,8 @@
 // recent + search), with the visitor's own votes and the emerged ones marked.
 import { t, getLang } from '../i18n.js';
 import { h, enc, field, fmtDate, fmtNumber, badge, countryName, errorBox, loading, tabs, announce } from '../ui.js';
-import { api, currentUser } from '../api.js';
+import { api, currentUser, countryCodes } from '../api.js';
 
-export const COUNTRIES = ['FR', 'DE', 'GB', 'BE', 'CH', 'LU'];
 const LANG_COUNTRY = { fr: 'FR', de: 'DE', en: 'GB' };
 const SCOPES = ['local', 'national', 'european'];
 
@@ -17,10 +16,12 @@ async function defaultCountry() {
 
 export async function questions({ main, query, current }) {
   main.append(h('h1', {}, t('questions.title')), h('p', { class: 'lead' }, t('questions.lead')));
-  const country = query.get('country') || await defaultCountry();
+  const [codes, preferred] = await Promise.all([countryCodes(), defaultCountry()]);
+  const wanted = query.get('country') || preferred;
+  const country = codes.includes(wanted) ? wanted : codes[0];
   const scope = query.get('scope') || '';
   const countrySelect = field({ label: t('questions.country'), name: 'country', value: country,
-    options: COUNTRIES.map((c) => [c, countryName(c)]) });
+    options: codes.map((c) => [c, countryName(c)]) });
   const scopeSelect = field({ label: t('questions.scope'), name: 'scope', value: scope,
     options: [['', t('questions.allScopes')], ...SCOPES.map((s) => [s, t(`scope.${s}`)])] });
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': t('questions.filters'),
@@ -35,10 +36,9 @@ export async function questions({ main, query, current }) {
     history.replaceState(null, '', `#/questions?country=${enc(c)}${s ? `&scope=${enc(s)}` : ''}`);
     results.replaceChildren(loading());
     try {
-      // The API filters by country and status; the scope is filtered here (no scope parameter).
-      const page = await api('GET', '/questions', { query: { country: c, status: 'open', per_page: 100 } });
+      const page = await api('GET', '/questions', { query: { country: c, scope: s || null, status: 'open', per_page: 100 } });
       if (!current()) return;
-      const items = page.items.filter((q) => !s || q.scope === s);
+      const items = page.items;
       results.replaceChildren(items.length ? h('ul', { class: 'cards' }, items.map(questionCard))
         : h('p', { class: 'empty' }, t('questions.none', { country: countryName(c) })));
     } catch (err) {
