@@ -1,5 +1,6 @@
 """nameko glue shared by services: the database dependency (unit of work + outbox relay),
-the ``ping`` health entrypoint, and validated RPC input."""
+the ``rpc`` entrypoint that survives a broker outage, the ``ping`` health entrypoint, and
+validated RPC input."""
 import logging
 import time
 
@@ -11,7 +12,7 @@ from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, HEADER_PREFIX
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from nameko.rpc import Rpc, RpcConsumer
 from marshmallow import ValidationError
 
 from common import config as settings
@@ -184,6 +185,35 @@ class ReliableEventHandler(EventHandler):
 
 
 reliable_handler = ReliableEventHandler.decorator
+
+
+class ResilientRpcConsumer(RpcConsumer):
+    """nameko's RPC consumer, except that a reply that cannot be published (the broker is
+    down or restarting) is logged instead of raised.
+
+    Stock nameko lets that error escape the worker, which kills the whole container: one
+    broker restart longer than the publisher's retry window and a service is gone for
+    good. Here the service lives on and its consumer reconnects by itself; the caller's
+    call has already failed cleanly (our RPC client times out into a 503), and the request,
+    never acked, is redelivered to a handler that is idempotent or refused by its TTL."""
+
+    def handle_result(self, message, result, exc_info):
+        try:
+            return super().handle_result(message, result, exc_info)
+        except Exception as exc:  # the reply publish: infrastructure, never the handler's result
+            log.warning("rpc reply to %s not sent (%s: %s); the caller has timed out",
+                        message.delivery_info.get("routing_key"), type(exc).__name__, exc)
+            return result, exc_info
+
+
+class ResilientRpc(Rpc):
+    """``@rpc`` with :class:`ResilientRpcConsumer`. Every entrypoint of a service must use
+    this one (one consumer per service queue), so services import ``rpc`` from here."""
+
+    rpc_consumer = ResilientRpcConsumer()
+
+
+rpc = ResilientRpc.decorator
 
 
 class HealthMixin:

@@ -5,7 +5,7 @@ import eventlet.tpool
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from nameko import config
-from nameko.rpc import rpc
+from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outage
 from sqlalchemy.exc import IntegrityError
 
 from common import tokens

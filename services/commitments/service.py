@@ -9,7 +9,7 @@ events in one transaction (persistence + outbox). Learns officials' commitments 
 import logging
 
 from nameko import config
-from nameko.rpc import rpc
+from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outage
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 

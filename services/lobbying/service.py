@@ -3,7 +3,7 @@ milestones, interpellations of public actors, and officials' responses."""
 from datetime import datetime
 
 from nameko import config
-from nameko.rpc import rpc
+from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outage
 
 from common.errors import EXPECTED, Conflict, NotFound, ServiceUnavailable
 from common.nameko_support import Database, HealthMixin, ServiceRpc, load, reliable_handler

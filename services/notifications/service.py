@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from marshmallow import ValidationError
 from nameko import config
-from nameko.rpc import rpc
+from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outage
 from nameko.timer import Timer
 
 from common import config as settings

@@ -4,7 +4,7 @@ Thin entrypoints: validate input (schemas), apply the rules (domain), store and 
 events in one transaction (persistence + outbox).
 """
 from nameko import config
-from nameko.rpc import rpc
+from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outage
 from sqlalchemy.exc import IntegrityError
 
 from common.errors import EXPECTED, Conflict, NotFound

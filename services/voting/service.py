@@ -4,7 +4,7 @@ import random
 from datetime import datetime
 
 from nameko import config
-from nameko.rpc import rpc
+from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outage
 
 from common import config as settings
 from common.errors import EXPECTED, Conflict, NotFound, ServiceUnavailable, ValidationFailed

@@ -64,28 +64,31 @@ def test_votes_survive_a_broker_restart():
 
         try:
             with ThreadPoolExecutor(max_workers=3) as pool:
-                futures = [pool.submit(voter_loop, w) for w in range(3)]
-                time.sleep(2)
-                _rabbitmqctl("stop_app")
-                down_at = time.monotonic()  # the broker is down from here...
-                time.sleep(4)
-                up_at = time.monotonic()  # ...to here
-                _rabbitmqctl("start_app")
-                deadline = time.monotonic() + 90
-                while time.monotonic() < deadline:
-                    try:
-                        if requests.get(f"{platform.url}/readyz", timeout=3).status_code == 200:
-                            break
-                    except requests.RequestException:
-                        pass
-                    time.sleep(0.5)
-                else:
-                    pytest.fail("the platform did not recover after the broker came back")
-                recovered_at = time.monotonic()
-                time.sleep(3)
-                stop.set()
-                for future in futures:
-                    future.result()
+                try:
+                    futures = [pool.submit(voter_loop, w) for w in range(3)]
+                    time.sleep(2)
+                    _rabbitmqctl("stop_app")
+                    down_at = time.monotonic()  # the broker is down from here...
+                    time.sleep(4)
+                    up_at = time.monotonic()  # ...to here
+                    _rabbitmqctl("start_app")
+                    deadline = time.monotonic() + 90
+                    while time.monotonic() < deadline:
+                        try:
+                            if requests.get(f"{platform.url}/readyz", timeout=3).status_code == 200:
+                                break
+                        except requests.RequestException:
+                            pass
+                        time.sleep(0.5)
+                    else:
+                        pytest.fail("the platform did not recover after the broker came back")
+                    recovered_at = time.monotonic()
+                    time.sleep(3)
+                    stop.set()
+                    for future in futures:
+                        future.result()
+                finally:
+                    stop.set()  # never leave the voters looping (the pool's exit waits for them)
         finally:
             if not _broker_up(platform.amqp_uri):
                 _rabbitmqctl("start_app")
