@@ -68,14 +68,31 @@ class Proposal(Base):
     votes_sequence: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     top_score: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
     top_score_lb: Mapped[float] = mapped_column(sa.Float, nullable=False, default=-10.0)
+    top_score_ub: Mapped[float] = mapped_column(sa.Float, nullable=False, default=10.0)
     controversy_lb: Mapped[float] = mapped_column(sa.Float, nullable=False, default=-10.0)
+    controversy_ub: Mapped[float] = mapped_column(sa.Float, nullable=False, default=10.0)
     zone: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="limbo")
     emerged_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     __table_args__ = (
-        sa.Index("ix_vproposals_popular", "question_id", "status", "top_score_lb"),
-        sa.Index("ix_vproposals_controversial", "question_id", "status", "controversy_lb"),
         sa.Index("ix_vproposals_created", "question_id", "status", "created_at"),
     )
+
+
+# Rankings: the page is read in index order (score bound, then newest, then id), and
+# carries the columns a ranked item needs, so a page is a bounded index scan.
+sa.Index("ix_vproposals_popular_page", Proposal.question_id, Proposal.status, Proposal.top_score_lb.desc(),
+         Proposal.created_at.desc(), Proposal.id, postgresql_include=["controversy_lb", "zone", "votes_trusted"])
+sa.Index("ix_vproposals_controversial_page", Proposal.question_id, Proposal.status, Proposal.controversy_lb.desc(),
+         Proposal.created_at.desc(), Proposal.id, postgresql_include=["top_score_lb", "zone", "votes_trusted"])
+# Sequence candidate pools: the oldest "new" proposals (partial: only proposals with
+# fewer than 10 sequence votes, Make.org's default), and the tested proposals with the
+# highest upper confidence bound of topScore / controversy (the ones Thompson sampling
+# can rank first).
+NEW_INDEX_MAX_SEQUENCE_VOTES = 10
+sa.Index("ix_vproposals_new", Proposal.question_id, Proposal.created_at, Proposal.id,
+         postgresql_where=sa.text(f"status = 'accepted' AND votes_sequence < {NEW_INDEX_MAX_SEQUENCE_VOTES}"))
+sa.Index("ix_vproposals_top_ub", Proposal.question_id, Proposal.status, Proposal.top_score_ub.desc())
+sa.Index("ix_vproposals_controversy_ub", Proposal.question_id, Proposal.status, Proposal.controversy_ub.desc())
 
 
 class Vote(Base):
@@ -104,6 +121,15 @@ class QuestionCounter(Base):
     question_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     shard: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
     votes: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False, default=0)
+
+
+class QuestionStats(Base):
+    """Accepted proposals per question, kept by the proposal event handlers (the rankings'
+    total without a COUNT(*))."""
+
+    __tablename__ = "question_stats"
+    question_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    accepted: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
 
 
 class Milestone(Base):
@@ -165,30 +191,78 @@ def upsert_question(session, data):
 
 def voted_proposal_ids(session, voter, question_id) -> set:
     return set(session.execute(
-        sa.select(Vote.proposal_id).where(Vote.voter == voter, Vote.question_id == question_id)
+        sa.select(Vote.__table__.c.proposal_id).where(Vote.voter == voter, Vote.question_id == question_id)
     ).scalars())
 
 
+def votes_on(session, voter, proposal_ids) -> list:
+    """The voter's votes on some proposals, one query."""
+    v = Vote.__table__
+    if not proposal_ids:
+        return []
+    return session.execute(sa.select(v.c.proposal_id, v.c.key, v.c.qualifications, v.c.trusted)
+                           .where(v.c.voter == voter, v.c.proposal_id.in_(list(proposal_ids)))).all()
+
+
+_CANDIDATE_COLUMNS = ("id", "author_id", "created_at", "votes_trusted", "votes_sequence", "counts", "keywords")
+
+
+def _candidate_query(question_id):
+    p = Proposal.__table__
+    return (sa.select(*(p.c[name] for name in _CANDIDATE_COLUMNS))
+            .where(p.c.question_id == question_id, p.c.status == "accepted"))
+
+
 def sequence_candidates(session, question_id, exclude_voter, limit=2000):
-    """Accepted proposals of the question the voter has not voted on (bounded)."""
-    voted = sa.select(Vote.proposal_id).where(Vote.voter == exclude_voter, Vote.proposal_id == Proposal.id)
-    query = (
-        sa.select(Proposal)
-        .where(Proposal.question_id == question_id, Proposal.status == "accepted")
-        .where(~sa.exists(voted))
-        .order_by(Proposal.created_at)
-        .limit(limit)
-    )
-    return session.execute(query).scalars().all()
+    """Accepted proposals of the question the voter has not voted on (bounded, oldest
+    first): the fallback when the voter has voted on most of the candidate pools."""
+    p = Proposal.__table__
+    voted = sa.select(Vote.proposal_id).where(Vote.voter == exclude_voter, Vote.proposal_id == p.c.id)
+    query = _candidate_query(question_id).where(~sa.exists(voted)).order_by(p.c.created_at, p.c.id).limit(limit)
+    return session.execute(query).all()
+
+
+def sequence_pools(session, question_id, new_max_sequence_votes, tested_max_votes, sizes) -> dict:
+    """The bounded candidate pools of one question (each an index scan with a LIMIT):
+    ``new`` (fewer than ``new_max_sequence_votes`` sequence votes, oldest first), ``top`` and
+    ``controversy`` (tested proposals, highest upper confidence bound of topScore /
+    controversy first), ``fill`` (newest first). ``sizes`` gives each pool's LIMIT."""
+    p = Proposal.__table__
+    new_max = int(new_max_sequence_votes)
+    # a literal, so that the planner can use the partial index (votes_sequence < 10)
+    new_filter = p.c.votes_sequence < sa.literal_column(str(new_max))
+    tested = sa.and_(p.c.votes_sequence >= new_max, p.c.votes_trusted < int(tested_max_votes))
+    queries = {
+        "new": _candidate_query(question_id).where(new_filter).order_by(p.c.created_at, p.c.id),
+        "top": _candidate_query(question_id).where(tested).order_by(p.c.top_score_ub.desc()),
+        "controversy": _candidate_query(question_id).where(tested).order_by(p.c.controversy_ub.desc()),
+        "fill": _candidate_query(question_id).order_by(p.c.created_at.desc()),
+    }
+    return {name: session.execute(q.limit(sizes[name])).all() if sizes[name] > 0 else []
+            for name, q in queries.items()}
 
 
 def ranking(session, question_id, sort, limit, offset):
-    column = Proposal.top_score_lb if sort == "popular" else Proposal.controversy_lb
-    base = sa.select(Proposal).where(Proposal.question_id == question_id, Proposal.status == "accepted")
-    total = session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
-    rows = session.execute(base.order_by(column.desc(), Proposal.created_at.desc(), Proposal.id)
-                           .limit(limit).offset(offset)).scalars().all()
-    return rows, total
+    """One page of accepted proposals by score lower bound (then newest, then id): an
+    ordered index scan. The total is the question's kept count of accepted proposals."""
+    p = Proposal.__table__
+    column = p.c.top_score_lb if sort == "popular" else p.c.controversy_lb
+    rows = session.execute(
+        sa.select(p.c.id, p.c.top_score_lb, p.c.controversy_lb, p.c.zone, p.c.votes_trusted)
+        .where(p.c.question_id == question_id, p.c.status == "accepted")
+        .order_by(column.desc(), p.c.created_at.desc(), p.c.id).limit(limit).offset(offset)).all()
+    total = session.execute(sa.select(QuestionStats.accepted).where(QuestionStats.question_id == question_id)
+                            ).scalar_one_or_none()
+    return rows, total or 0
+
+
+def add_accepted(session, question_id, delta) -> None:
+    """Keep the question's count of accepted proposals (``delta`` +1 / -1)."""
+    if not delta:
+        return
+    stmt = _insert(session, QuestionStats).values(question_id=question_id, accepted=delta)
+    session.execute(stmt.on_conflict_do_update(index_elements=["question_id"],
+                                               set_={"accepted": QuestionStats.accepted + delta}))
 
 
 def votes_of_voter(session, voter):
@@ -203,3 +277,109 @@ def voters_with_key(session, proposal_id, key, after=None, limit=1000):
     if after:
         query = query.where(Vote.user_id > after)
     return list(session.execute(query).scalars())
+
+
+# -- the vote hot path ------------------------------------------------------------------------------
+# A vote is: lock the proposal and read it with its question and the voter's vote (one round
+# trip), then write the vote, the proposal's counts and scores and the question's counter
+# (one round trip), then the outbox row. On PostgreSQL each group is sent as one
+# multi-statement query: the statements still run in order, each with its own snapshot, so
+# the read that follows the FOR UPDATE sees every vote committed before the lock was granted.
+_LOCK_SQL = "SELECT 1 FROM proposals WHERE id = :lock_id FOR UPDATE"
+_READ_SQL = (
+    "SELECT p.id, p.question_id, p.author_id, p.status, p.counts, p.votes_trusted, p.emerged_at, "
+    "q.id AS q_id, q.country AS q_country, q.language AS q_language, q.starts_at AS q_starts_at, "
+    "q.ends_at AS q_ends_at, q.votes_target AS q_votes_target, v.key AS v_key, "
+    "v.qualifications AS v_qualifications, v.trusted AS v_trusted, v.sequence AS v_sequence "
+    "FROM proposals p LEFT JOIN questions q ON q.id = p.question_id "
+    "LEFT JOIN votes v ON v.proposal_id = p.id AND v.voter = :voter WHERE p.id = :pid")
+_READ_TYPES = dict(counts=sa.JSON, emerged_at=sa.DateTime(timezone=True), q_starts_at=sa.DateTime(timezone=True),
+                   q_ends_at=sa.DateTime(timezone=True), v_qualifications=sa.JSON, v_trusted=sa.Boolean,
+                   v_sequence=sa.Boolean)
+_VOTE_SQL = {
+    "insert": "INSERT INTO votes (proposal_id, question_id, voter, user_id, key, qualifications, trusted, sequence, "
+              "created_at, updated_at) VALUES (:pid, :qid, :voter, :user_id, :key, :quals, :trusted, :seq, :now, :now)",
+    "update": "UPDATE votes SET key = :key, qualifications = :quals, trusted = :trusted, sequence = :seq, "
+              "updated_at = :now WHERE proposal_id = :pid AND voter = :voter",
+    "delete": "DELETE FROM votes WHERE proposal_id = :pid AND voter = :voter",
+}
+_PROPOSAL_SQL = (
+    "UPDATE proposals SET counts = :counts, votes_all = :votes_all, votes_trusted = :votes_trusted, "
+    "votes_sequence = :votes_sequence, top_score = :top_score, top_score_lb = :top_score_lb, "
+    "top_score_ub = :top_score_ub, controversy_lb = :controversy_lb, controversy_ub = :controversy_ub, "
+    "zone = :zone, emerged_at = COALESCE(emerged_at, :emerged_at) WHERE id = :pid")
+_COUNTER_SQL = ("INSERT INTO question_counters (question_id, shard, votes) VALUES (:qid, :shard, :delta) "
+                "ON CONFLICT (question_id, shard) DO UPDATE SET votes = question_counters.votes + :delta")
+_TOTAL_SQL = "SELECT COALESCE(SUM(votes), 0) FROM question_counters WHERE question_id = :qid"
+_BIND_TYPES = {"quals": sa.JSON, "counts": sa.JSON, "now": sa.DateTime(timezone=True),
+               "emerged_at": sa.DateTime(timezone=True)}
+_statements: dict = {}
+
+
+def _statement(key, parts, columns=None):
+    """One text statement (cached): the parts joined into one query on PostgreSQL."""
+    stmt = _statements.get(key)
+    if stmt is None:
+        sql = ";\n".join(parts)
+        stmt = sa.text(sql).bindparams(*(sa.bindparam(name, type_=t) for name, t in _BIND_TYPES.items()
+                                         if f":{name}" in sql))
+        if columns:
+            stmt = stmt.columns(**columns)
+        _statements[key] = stmt
+    return stmt
+
+
+def lock_for_vote(session, proposal_id, voter):
+    """Lock the proposal (FOR UPDATE, held to the end of the transaction) and read it with
+    its question (q_* columns, None if unknown) and ``voter``'s vote (v_* columns, None if
+    none). None for an unknown proposal."""
+    conn = session.connection()
+    params = {"pid": proposal_id, "voter": voter}
+    if is_postgres(session):
+        params["lock_id"] = proposal_id
+        stmt = _statement("read-pg", [_LOCK_SQL, _READ_SQL], _READ_TYPES)
+    else:
+        stmt = _statement("read", [_READ_SQL], _READ_TYPES)
+    return conn.execute(stmt, params).one_or_none()
+
+
+def write_vote(session, *, vote_op, params, proposal_values, counter_delta, want_total) -> int | None:
+    """Apply one vote change: ``vote_op`` (insert / update / delete / None) on the voter's
+    vote row, the proposal's new counts and scores, and ``counter_delta`` trusted votes on a
+    random shard of the question's counter. Returns the question's total when
+    ``want_total`` (and the counter changed), else None."""
+    conn = session.connection()
+    parts, key = [], [vote_op]
+    if vote_op:
+        parts.append(_VOTE_SQL[vote_op])
+    parts.append(_PROPOSAL_SQL)
+    values = dict(params, **proposal_values)
+    if counter_delta:
+        parts.append(_COUNTER_SQL)
+        values.update(shard=random.randrange(COUNTER_SHARDS), delta=counter_delta)
+        key.append("counter")
+        if want_total:
+            parts.append(_TOTAL_SQL)
+            key.append("total")
+    if is_postgres(session):
+        result = conn.execute(_statement(("write", *key), parts), values)
+        return result.scalar_one() if counter_delta and want_total else None
+    result = None
+    for i, part in enumerate(parts):
+        result = conn.execute(_statement(("write-part", *key, i), [part]), values)
+    return result.scalar_one() if counter_delta and want_total else None
+
+
+def move_vote(session, proposal_id, from_voter, to_voter, user_id) -> None:
+    session.execute(sa.update(Vote.__table__).where(Vote.proposal_id == proposal_id, Vote.voter == from_voter)
+                    .values(voter=to_voter, user_id=user_id))
+
+
+def delete_vote(session, proposal_id, voter) -> None:
+    session.execute(sa.delete(Vote.__table__).where(Vote.proposal_id == proposal_id, Vote.voter == voter))
+
+
+def vote_rows_of_voter(session, voter) -> list:
+    v = Vote.__table__
+    return session.execute(sa.select(v.c.proposal_id, v.c.key, v.c.qualifications, v.c.trusted, v.c.sequence)
+                           .where(v.c.voter == voter).order_by(v.c.proposal_id)).all()

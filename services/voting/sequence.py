@@ -60,9 +60,17 @@ class SequenceRules:
     tested_max_votes: int = 1500  # "tested" = fewer than this many votes
     controversy_ratio: float = 0.1  # share of tested slots chosen by controversy
     top_candidates: int = 10  # pick the least-voted among the top N sampled
+    # candidate pools (see ``Pools``): how many proposals each holds, and how long a
+    # process keeps a question's pools before reading them again
+    new_pool: int = 100  # oldest "new" proposals
+    tested_pool: int = 200  # tested, highest topScore upper confidence bound first
+    controversy_pool: int = 50  # tested, highest controversy upper confidence bound first
+    fill_pool: int = 50  # newest proposals
+    pool_ttl: float = 2.0  # seconds
 
     def __post_init__(self):
-        for name in ("size", "new_max_sequence_votes", "tested_max_votes"):
+        for name in ("size", "new_max_sequence_votes", "tested_max_votes", "new_pool", "tested_pool",
+                     "controversy_pool", "fill_pool"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         for name in ("new_ratio", "controversy_ratio"):
@@ -70,6 +78,8 @@ class SequenceRules:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.top_candidates < 1:
             raise ValueError("top_candidates must be >= 1")
+        if self.pool_ttl < 0:
+            raise ValueError("pool_ttl must be >= 0")
 
     @classmethod
     def from_mapping(cls, values: Mapping | None) -> "SequenceRules":
@@ -252,6 +262,49 @@ def select(candidates: Sequence[Candidate], rules: SequenceRules, rng: random.Ra
         rest = (c for c in unique if c.id not in picked.ids)
         fill_ids = [c.id for c in heapq.nlargest(missing, rest, key=lambda c: (c.created_at, c.id))]
     return new_ids + tested_ids + fill_ids
+
+
+# -- bounded candidate pools ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pools:
+    """A question's candidates for the sequence, bounded whatever its size:
+
+    - ``new``: the ``new_pool`` oldest proposals with fewer than ``new_max_sequence_votes``
+      sequence votes (the new slots take the oldest, so they come from here);
+    - ``top`` / ``controversy``: the ``tested_pool`` / ``controversy_pool`` tested
+      proposals with the highest upper confidence bound (score + confidence) of topScore /
+      controversy. Thompson sampling ranks by a draw from each proposal's posterior, and a
+      draw rarely exceeds its upper bound, so the proposals that can reach the first
+      ``top_candidates`` of the ranking are these (an approximation of sampling every tested
+      proposal, exact when the question has no more tested proposals than the pool);
+    - ``fill``: the ``fill_pool`` newest proposals (the fill takes the newest).
+
+    ``full[name]`` is True when a pool hit its bound (there may be more such proposals)."""
+
+    new: tuple = ()
+    top: tuple = ()
+    controversy: tuple = ()
+    fill: tuple = ()
+    full: Mapping = None
+
+
+def from_pools(pools: Pools, voted, rules: SequenceRules) -> tuple[list, bool]:
+    """The candidates of the pools the voter has not voted on (each once), and whether a
+    full pool is left with fewer than ``size`` of them (then the caller should read the
+    candidates without pools: the voter has seen most of what the pools hold)."""
+    full = pools.full or {}
+    seen: set = set()
+    out = []
+    short = False
+    for name in ("new", "top", "controversy", "fill"):
+        left = [c for c in getattr(pools, name) if c.id not in voted]
+        if full.get(name) and len(left) < rules.size:
+            short = True
+        for c in left:
+            if c.id not in seen:
+                seen.add(c.id)
+                out.append(c)
+    return out, short
 
 
 def candidate_from_counts(proposal_id: str, author_id: str, created_at: float, trusted: Mapping[str, int],

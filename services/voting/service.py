@@ -1,6 +1,7 @@
 """Voting nameko service: votes, qualifications, trusted counts and scores, the voting
 sequence, rankings and emergence. Learns proposals and questions from events."""
 import random
+import time
 from datetime import datetime
 
 from nameko import config
@@ -15,6 +16,9 @@ from services.voting import domain, persistence as store, schemas, scoring, sequ
 from services.voting.persistence import aware, utcnow
 
 ERRORS = EXPECTED + (domain.DomainError,)
+# marshmallow schemas are reusable: built once, not per call
+_VOTER_IN, _VOTE_IN, _RANKING_IN = schemas.VoterIn(), schemas.VoteIn(), schemas.RankingIn()
+_VOTE_OUT, _VOTE_EVENT = schemas.VoteOut(), schemas.VoteEvent()
 
 
 def _rules() -> domain.VotingRules:
@@ -30,7 +34,7 @@ def _secret() -> str:
 
 
 def _voter(data) -> tuple[str, dict]:
-    v = load(schemas.VoterIn(), data)
+    v = load(_VOTER_IN, data)
     return (f"u:{v['user_id']}" if v["user_id"] else f"s:{v['session_id']}"), v
 
 
@@ -38,6 +42,36 @@ def _parse_time(value):
     if isinstance(value, datetime):
         return aware(value)
     return aware(datetime.fromisoformat(value)) if value else None
+
+
+def _score_values(counts: dict, rules: domain.VotingRules) -> tuple[dict, dict]:
+    """The proposal columns derived from its counts, and the trusted scores."""
+    s = scoring.scores(counts["trusted"], rules.score)
+    return {
+        "counts": counts,
+        "votes_all": sum(counts["all"][k] for k in scoring.KEYS),
+        "votes_trusted": sum(counts["trusted"][k] for k in scoring.KEYS),
+        "votes_sequence": sum(counts["sequence"][k] for k in scoring.KEYS),
+        "top_score": s["top_score"].value, "top_score_lb": s["top_score"].lower,
+        "top_score_ub": s["top_score"].upper, "controversy_lb": s["controversy"].lower,
+        "controversy_ub": s["controversy"].upper, "zone": s["zone"],
+    }, s
+
+
+def _ballot(key, qualifications, trusted, sequence_) -> domain.Ballot | None:
+    return domain.Ballot(key, tuple(qualifications or ()), bool(trusted), bool(sequence_)) if key else None
+
+
+# Sequence candidate pools per question, per process, for ``SequenceRules.pool_ttl`` seconds
+# (dropped at once when this process learns a proposal change in that question).
+_POOLS: dict = {}
+
+
+def _candidate(r) -> sequence.Candidate:
+    return sequence.Candidate(
+        id=r.id, author_id=r.author_id, created_at=aware(r.created_at).timestamp(), votes=r.votes_trusted,
+        sequence_votes=r.votes_sequence, counts=(r.counts or store.empty_counts())["trusted"],
+        keywords=tuple(r.keywords or ()))
 
 
 def _results(p: store.Proposal, rules: domain.VotingRules) -> dict:
@@ -64,50 +98,41 @@ class VotingService(HealthMixin):
         """Cast, change or qualify a vote. Same key again: no change (qualifications are
         set); another key: replaces the vote and drops its qualifications."""
         voter_id, who = _voter(voter)
-        body = load(schemas.VoteIn(), data)
+        body = load(_VOTE_IN, data)
         key, qualifications = domain.validate_vote(body["key"], body["qualifications"])
         trusted, from_sequence = domain.check_proposal_key(_secret(), body["proposal_key"], str(proposal_id),
                                                            who["session_id"])
         rules = _rules()
         with self.db() as uow:
-            proposal = self._votable(uow.session, str(proposal_id))
-            row = store.vote_of(uow.session, proposal.id, voter_id)
-            previous = domain.Ballot(row.key, tuple(row.qualifications), row.trusted, row.sequence) if row else None
+            state, question = self._votable(uow.session, str(proposal_id), voter_id)
+            previous = _ballot(state.v_key, state.v_qualifications, state.v_trusted, state.v_sequence)
             ballot, action = domain.resolve_vote(previous, key, qualifications, trusted, from_sequence)
             VOTES.labels(action, str(ballot.trusted).lower()).inc()
             if action != "unchanged":
-                if row is None:
-                    row = store.Vote(proposal_id=proposal.id, question_id=proposal.question_id, voter=voter_id,
-                                     user_id=who["user_id"])
-                    uow.session.add(row)
-                row.key, row.qualifications = ballot.key, list(ballot.qualifications)
-                row.trusted, row.sequence, row.updated_at = ballot.trusted, ballot.sequence, utcnow()
-                self._apply(uow, proposal, previous, ballot, rules)
+                self._change(uow, state, question, voter_id, who["user_id"], previous, ballot, rules)
                 event = "vote_cast" if action == "cast" else "vote_changed"
-                uow.emit(event, schemas.VoteEvent().dump({
-                    "proposal_id": proposal.id, "question_id": proposal.question_id, "user_id": who["user_id"],
+                uow.emit(event, _VOTE_EVENT.dump({
+                    "proposal_id": state.id, "question_id": state.question_id, "user_id": who["user_id"],
                     "key": ballot.key, "previous_key": previous.key if previous else None,
                     "qualifications": list(ballot.qualifications), "trusted": ballot.trusted}))
-            return schemas.VoteOut().dump({"proposal_id": proposal.id, "key": ballot.key,
-                                           "qualifications": list(ballot.qualifications),
-                                           "trusted": ballot.trusted, "action": action})
+            return _VOTE_OUT.dump({"proposal_id": state.id, "key": ballot.key,
+                                   "qualifications": list(ballot.qualifications),
+                                   "trusted": ballot.trusted, "action": action})
 
     @rpc(expected_exceptions=ERRORS)
     def remove_vote(self, voter, proposal_id):
         voter_id, who = _voter(voter)
         with self.db() as uow:
-            proposal = self._votable(uow.session, str(proposal_id))
-            row = store.vote_of(uow.session, proposal.id, voter_id)
-            if row is None:
+            state, question = self._votable(uow.session, str(proposal_id), voter_id)
+            previous = _ballot(state.v_key, state.v_qualifications, state.v_trusted, state.v_sequence)
+            if previous is None:
                 raise NotFound("no vote to remove")
-            previous = domain.Ballot(row.key, tuple(row.qualifications), row.trusted, row.sequence)
-            uow.session.delete(row)
-            self._apply(uow, proposal, previous, None, _rules())
-            uow.emit("vote_removed", schemas.VoteEvent().dump({
-                "proposal_id": proposal.id, "question_id": proposal.question_id, "user_id": who["user_id"],
+            self._change(uow, state, question, voter_id, who["user_id"], previous, None, _rules())
+            uow.emit("vote_removed", _VOTE_EVENT.dump({
+                "proposal_id": state.id, "question_id": state.question_id, "user_id": who["user_id"],
                 "key": None, "previous_key": previous.key, "qualifications": [], "trusted": previous.trusted}))
-        return schemas.VoteOut().dump({"proposal_id": proposal.id, "key": None, "qualifications": [],
-                                       "trusted": False, "action": "removed"})
+        return _VOTE_OUT.dump({"proposal_id": state.id, "key": None, "qualifications": [],
+                               "trusted": False, "action": "removed"})
 
     @rpc(expected_exceptions=ERRORS)
     def get_votes(self, voter, proposal_ids):
@@ -115,9 +140,9 @@ class VotingService(HealthMixin):
         voter_id, _ = _voter(voter)
         ids = [str(i) for i in (proposal_ids or [])][:200]
         with self.db() as uow:
-            rows = [store.vote_of(uow.session, pid, voter_id) for pid in ids]
-            return [{"proposal_id": r.proposal_id, "key": r.key, "qualifications": r.qualifications,
-                     "trusted": r.trusted} for r in rows if r is not None]
+            rows = {r.proposal_id: r for r in store.votes_on(uow.session, voter_id, ids)}
+        return [{"proposal_id": r.proposal_id, "key": r.key, "qualifications": r.qualifications,
+                 "trusted": r.trusted} for r in (rows.get(pid) for pid in dict.fromkeys(ids)) if r is not None]
 
     @rpc(expected_exceptions=ERRORS)
     def voters(self, proposal_id, key="agree", after=None, limit=1000):
@@ -140,7 +165,7 @@ class VotingService(HealthMixin):
     @rpc(expected_exceptions=ERRORS)
     def ranking(self, question_id, params=None):
         """Accepted proposals by topScore lower bound (popular) or controversy lower bound."""
-        p = load(schemas.RankingIn(), params)
+        p = load(_RANKING_IN, params)
         with self.db() as uow:
             rows, total = store.ranking(uow.session, str(question_id), p["sort"], p["per_page"],
                                         (p["page"] - 1) * p["per_page"])
@@ -153,20 +178,39 @@ class VotingService(HealthMixin):
     @rpc(expected_exceptions=ERRORS)
     def sequence(self, question_id, voter):
         """Up to 12 accepted proposals the voter has not voted on, chosen by the sequence
-        algorithm; each with the proposal_key that makes a vote on it trusted."""
+        algorithm; each with the proposal_key that makes a vote on it trusted.
+
+        The candidates come from the question's bounded pools (``_pools``), minus the
+        voter's votes in the question (one index lookup); when the voter has voted on so
+        much of a full pool that it might run short, from a bounded query instead."""
         voter_id, who = _voter(voter)
+        rules = _sequence_rules()
         with self.db() as uow:
             question = self._question(uow.session, str(question_id))
-            rows = store.sequence_candidates(uow.session, question.id, voter_id)
-            candidates = [sequence.Candidate(
-                id=r.id, author_id=r.author_id, created_at=aware(r.created_at).timestamp(), votes=r.votes_trusted,
-                sequence_votes=r.votes_sequence, counts=(r.counts or store.empty_counts())["trusted"],
-                keywords=tuple(r.keywords or ())) for r in rows]
-        chosen = sequence.select(candidates, _sequence_rules(), random.Random(), _rules().score)
+            pools = self._pools(uow.session, question.id, rules)
+            voted = store.voted_proposal_ids(uow.session, voter_id, question.id)
+            candidates, short = sequence.from_pools(pools, voted, rules)
+            if short:
+                candidates = [_candidate(r) for r in store.sequence_candidates(uow.session, question.id, voter_id)]
+        chosen = sequence.select(candidates, rules, random.Random(), _rules().score)
         secret = _secret()
         return {"question_id": question.id, "items": [
             {"proposal_id": pid, "proposal_key": domain.proposal_key(secret, pid, who["session_id"], "sequence")}
             for pid in chosen]}
+
+    def _pools(self, session, question_id, rules):
+        now = time.monotonic()
+        cached = _POOLS.get(question_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        sizes = {"new": rules.new_pool, "top": rules.tested_pool, "controversy": rules.controversy_pool,
+                 "fill": rules.fill_pool}
+        rows = store.sequence_pools(session, question_id, rules.new_max_sequence_votes, rules.tested_max_votes, sizes)
+        pools = sequence.Pools(**{name: tuple(_candidate(r) for r in rows[name]) for name in sizes},
+                               full={name: len(rows[name]) >= sizes[name] for name in sizes})
+        if rules.pool_ttl > 0:
+            _POOLS[question_id] = (now + rules.pool_ttl, pools)
+        return pools
 
     @rpc(expected_exceptions=ERRORS)
     def proposal_keys(self, session_id, proposal_ids):
@@ -194,18 +238,21 @@ class VotingService(HealthMixin):
         session_voter, account_voter = f"s:{session_id}", f"u:{user_id}"
         moved = dropped = 0
         rules = _rules()
-        for row in store.votes_of_voter(uow.session, session_voter):
-            proposal = store.proposal_for_update(uow.session, row.proposal_id)
-            existing = store.vote_of(uow.session, row.proposal_id, account_voter)
-            if existing is None:
-                row.voter, row.user_id = account_voter, user_id
+        for row in store.vote_rows_of_voter(uow.session, session_voter):
+            state = store.lock_for_vote(uow.session, row.proposal_id, account_voter)
+            account_voted = (state.v_key is not None if state is not None
+                             else store.vote_of(uow.session, row.proposal_id, account_voter) is not None)
+            if not account_voted:
+                store.move_vote(uow.session, row.proposal_id, session_voter, account_voter, user_id)
                 moved += 1
-            else:
-                previous = domain.Ballot(row.key, tuple(row.qualifications), row.trusted, row.sequence)
-                uow.session.delete(row)
-                if proposal is not None:
-                    self._apply(uow, proposal, previous, None, rules)
-                dropped += 1
+                continue
+            previous = _ballot(row.key, row.qualifications, row.trusted, row.sequence)
+            if state is not None:
+                question = self._question(uow.session, state.question_id) if state.q_id is None else None
+                self._change(uow, state, question, session_voter, None, previous, None, rules)
+            else:  # a vote on a proposal voting no longer knows: nothing to recount
+                store.delete_vote(uow.session, row.proposal_id, session_voter)
+            dropped += 1
         return {"moved": moved, "dropped": dropped}
 
     # -- what voting learns from proposals ------------------------------------------------------
@@ -238,6 +285,7 @@ class VotingService(HealthMixin):
             if not uow.first_delivery(event["event_id"], handler):
                 return
             proposal = store.proposal_for_update(uow.session, data["proposal_id"])
+            was_accepted = proposal is not None and proposal.status == "accepted"
             if proposal is None:
                 proposal = store.Proposal(
                     id=data["proposal_id"], question_id=data["question_id"], author_id=data["author_id"],
@@ -251,6 +299,8 @@ class VotingService(HealthMixin):
                 proposal.keywords = list(data.get("tags") or [])
             if data["status"] == "accepted" and proposal.accepted_at is None:
                 proposal.accepted_at = at
+            store.add_accepted(uow.session, proposal.question_id, int(data["status"] == "accepted") - int(was_accepted))
+        _POOLS.pop(data["question_id"], None)
 
     # -- helpers --------------------------------------------------------------------------------
     def _store_question(self, session, data):
@@ -275,56 +325,69 @@ class VotingService(HealthMixin):
             question = session.get(store.Question, data["id"])
         return question
 
-    def _votable(self, session, proposal_id):
-        proposal = store.proposal_for_update(session, proposal_id)
-        if proposal is None:
+    def _votable(self, session, proposal_id, voter_id):
+        """Lock the proposal and read it with the voter's vote; check it takes votes.
+        Returns (state row, ORM question or None when the row carried it)."""
+        state = store.lock_for_vote(session, proposal_id, voter_id)
+        if state is None:
             raise NotFound(f"proposal {proposal_id} not found")
-        if proposal.status != "accepted":
-            raise Conflict(f"proposal {proposal_id} is {proposal.status}: only accepted proposals take votes")
-        question = self._question(session, proposal.question_id)
+        if state.status != "accepted":
+            raise Conflict(f"proposal {proposal_id} is {state.status}: only accepted proposals take votes")
+        question = None
+        starts_at, ends_at = state.q_starts_at, state.q_ends_at
+        if state.q_id is None:  # a question voting has not heard of yet: ask its owner once
+            question = self._question(session, state.question_id)
+            starts_at, ends_at = question.starts_at, question.ends_at
         now = utcnow()
-        if not aware(question.starts_at) <= now < aware(question.ends_at):
+        if not aware(starts_at) <= now < aware(ends_at):
             raise Conflict("the question is not open for votes")
-        return proposal
+        return state, question
 
-    def _apply(self, uow, proposal, previous, ballot, rules):
-        """Apply a vote change to the counts and scores; publish emergence and milestones."""
+    def _change(self, uow, state, question, voter_id, user_id, previous, ballot, rules):
+        """Write a vote change (``ballot`` None: the vote is deleted) with the proposal's
+        new counts and scores (the proposal row is locked); publish emergence and
+        milestones. ``question``: the ORM question when ``state`` did not carry it."""
         delta = domain.count_delta(previous, ballot)
-        if not delta:
-            return
-        counts = {level: dict(items) for level, items in (proposal.counts or store.empty_counts()).items()}
+        counts = {level: dict(items) for level, items in (state.counts or store.empty_counts()).items()}
         for (level, item), change in delta.items():
             counts[level][item] = counts[level].get(item, 0) + change
-        before_trusted = proposal.votes_trusted
-        proposal.counts = counts
-        proposal.votes_all = sum(counts["all"][k] for k in scoring.KEYS)
-        proposal.votes_trusted = sum(counts["trusted"][k] for k in scoring.KEYS)
-        proposal.votes_sequence = sum(counts["sequence"][k] for k in scoring.KEYS)
-        s = scoring.scores(counts["trusted"], rules.score)
-        proposal.top_score = s["top_score"].value
-        proposal.top_score_lb = s["top_score"].lower
-        proposal.controversy_lb = s["controversy"].lower
-        proposal.zone = s["zone"]
-        if proposal.emerged_at is None and domain.has_emerged(counts["trusted"], rules):
-            proposal.emerged_at = utcnow()
-            question = uow.session.get(store.Question, proposal.question_id)
+        values, s = _score_values(counts, rules)
+        before_trusted = state.votes_trusted
+        after_trusted = values["votes_trusted"]
+        emerged = state.emerged_at is None and domain.has_emerged(counts["trusted"], rules)
+        values["emerged_at"] = utcnow() if emerged else None
+        if question is not None:
+            country, language, votes_target = question.country, question.language, question.votes_target
+        else:
+            country, language, votes_target = state.q_country, state.q_language, state.q_votes_target
+        targets = domain.question_milestones(votes_target, rules)
+        trusted_change = after_trusted - before_trusted
+        if previous is None:
+            vote_op = "insert"
+        elif ballot is None:
+            vote_op = "delete"
+        else:
+            vote_op = "update" if previous != ballot else None
+        params = {"pid": state.id, "qid": state.question_id, "voter": voter_id, "user_id": user_id}
+        if ballot is not None:
+            params.update(key=ballot.key, quals=list(ballot.qualifications), trusted=ballot.trusted,
+                          seq=ballot.sequence, now=utcnow())
+        total = store.write_vote(uow.session, vote_op=vote_op, params=params, proposal_values=values,
+                                 counter_delta=trusted_change, want_total=bool(targets))
+        if emerged:
             uow.emit("proposal_emerged", schemas.ProposalEmerged().dump({
-                "proposal_id": proposal.id, "question_id": proposal.question_id, "author_id": proposal.author_id,
-                "country": question.country if question else None, "language": question.language if question else None,
-                "trusted_votes": proposal.votes_trusted, "top_score": s["top_score"].value,
-                "top_score_lower_bound": s["top_score"].lower, "agree_rate": s["rates"]["agree"]}))
-        for milestone in domain.crossed(before_trusted, proposal.votes_trusted, rules.vote_milestones):
-            if store.record_milestone(uow.session, "proposal", proposal.id, milestone):
+                "proposal_id": state.id, "question_id": state.question_id, "author_id": state.author_id,
+                "country": country, "language": language, "trusted_votes": after_trusted,
+                "top_score": s["top_score"].value, "top_score_lower_bound": s["top_score"].lower,
+                "agree_rate": s["rates"]["agree"]}))
+        for milestone in domain.crossed(before_trusted, after_trusted, rules.vote_milestones):
+            if store.record_milestone(uow.session, "proposal", state.id, milestone):
                 uow.emit("vote_milestone_reached", schemas.VoteMilestoneReached().dump({
-                    "scope": "proposal", "question_id": proposal.question_id, "proposal_id": proposal.id,
-                    "milestone": milestone, "votes": proposal.votes_trusted, "votes_target": None}))
-        trusted_change = proposal.votes_trusted - before_trusted
-        if trusted_change:
-            total = store.add_question_votes(uow.session, proposal.question_id, trusted_change)
-            question = uow.session.get(store.Question, proposal.question_id)
-            targets = domain.question_milestones(question.votes_target if question else None, rules)
+                    "scope": "proposal", "question_id": state.question_id, "proposal_id": state.id,
+                    "milestone": milestone, "votes": after_trusted, "votes_target": None}))
+        if total is not None:
             for milestone in domain.crossed(total - trusted_change, total, targets):
-                if store.record_milestone(uow.session, "question", proposal.question_id, milestone):
+                if store.record_milestone(uow.session, "question", state.question_id, milestone):
                     uow.emit("vote_milestone_reached", schemas.VoteMilestoneReached().dump({
-                        "scope": "question", "question_id": proposal.question_id, "proposal_id": None,
-                        "milestone": milestone, "votes": total, "votes_target": question.votes_target}))
+                        "scope": "question", "question_id": state.question_id, "proposal_id": None,
+                        "milestone": milestone, "votes": total, "votes_target": votes_target}))
