@@ -80,13 +80,17 @@ def _default_country_timezones() -> Mapping[str, str]:
 
 
 def _default_links() -> Mapping[str, str]:
+    """Where a notification leads: the web client's pages (served by the gateway at "/"),
+    so a mail or an inbox entry opens the app. The unsubscribe link stays an API URL:
+    it works without logging in, and mail clients POST to it (RFC 8058 one-click)."""
     return MappingProxyType({
-        "proposal": "{public_url}/api/v1/proposals/{proposal_id}",
-        "question": "{public_url}/api/v1/questions/{question_id}",
-        "campaign": "{public_url}/api/v1/campaigns/{campaign_id}",
-        "moderation": "{public_url}/api/v1/moderation/queue",
-        "inbox": "{public_url}/api/v1/me/notifications",
-        "preferences": "{public_url}/api/v1/me/notification-preferences",
+        "proposal": "{public_url}/#/p/{proposal_id}",
+        "question": "{public_url}/#/q/{question_id}",
+        "campaign": "{public_url}/#/campaigns/{campaign_id}",
+        "actor": "{public_url}/#/actors/{actor_id}",
+        "moderation": "{public_url}/#/moderation",
+        "inbox": "{public_url}/#/inbox",
+        "preferences": "{public_url}/#/settings",
         "unsubscribe": "{public_url}/api/v1/unsubscribe/{token}",
     })
 

@@ -101,6 +101,7 @@ class SmtpConnection:
     def __init__(self, settings: SmtpSettings):
         self.settings = settings
         self._smtp = None
+        self.unreachable = False  # the last try could not even open a session (server down, refused)
 
     def _connect(self):
         s = self.settings
@@ -122,7 +123,12 @@ class SmtpConnection:
 
     def send(self, message: EmailMessage, to: str) -> None:
         if self._smtp is None:
-            self._smtp = self._connect()
+            try:
+                self._smtp = self._connect()
+            except BaseException:
+                self.unreachable = True
+                raise
+            self.unreachable = False
         try:
             self._smtp.send_message(message, from_addr=self.settings.envelope_from, to_addrs=[to])
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError):

@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
@@ -119,7 +120,8 @@ class Notification(Base):
         sa.Index("ix_notifications_digest_pending", "digest", "created_at",
                  postgresql_where=sa.text("digest IS NOT NULL AND digest_id IS NULL"),
                  sqlite_where=sa.text("digest IS NOT NULL AND digest_id IS NULL")),
-        sa.Index("ix_notifications_digest", "digest_id"),
+        sa.Index("ix_notifications_digest", "digest_id", postgresql_where=sa.text("digest_id IS NOT NULL"),
+                 sqlite_where=sa.text("digest_id IS NOT NULL")),  # new rows (no digest yet) stay out
     )
 
 
@@ -151,7 +153,8 @@ class Delivery(Base):
         sa.Index("ix_deliveries_due", "next_attempt_at", postgresql_where=sa.text("status = 'pending'"),
                  sqlite_where=sa.text("status = 'pending'")),
         sa.Index("ix_deliveries_status", "status", "id"),
-        sa.Index("ix_deliveries_target", "target_key", "next_attempt_at"),
+        sa.Index("ix_deliveries_target", "target_key", "next_attempt_at", postgresql_where=sa.text(
+            "target_key IS NOT NULL"), sqlite_where=sa.text("target_key IS NOT NULL")),  # officials' mails only
     )
 
 
@@ -291,11 +294,25 @@ def question_titles(session, question_ids: Iterable[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 
 
+_RECIPIENTS_SQL = sa.text("""
+SELECT r.user_id, r.email, r.language, r.display_name, b.email IS NOT NULL AS bounced, p.frequency
+FROM recipients r
+LEFT JOIN bounces b ON b.email = r.email
+LEFT JOIN preferences p ON p.user_id = r.user_id AND p.kind = :kind
+WHERE r.user_id = ANY(CAST(:user_ids AS varchar[]))
+""")
+
+
 def recipients_page(session, user_ids: list[str], kind: str) -> dict[str, dict]:
     """{user_id: {email, language, display_name, bounced, frequency}} for the known users
     of a page, in one query (explicit preference for ``kind`` or None)."""
     if not user_ids:
         return {}
+    if is_postgres(session):  # the ids as one array parameter, not a thousand bound values
+        rows = session.execute(_RECIPIENTS_SQL, {"user_ids": list(user_ids), "kind": kind}).tuples()
+        return {user_id: {"email": email, "language": language, "display_name": name, "bounced": bounced,
+                          "frequency": frequency}
+                for user_id, email, language, name, bounced, frequency in rows}
     pref = sa.orm.aliased(Preference)
     query = (
         sa.select(Recipient.user_id, Recipient.email, Recipient.language, Recipient.display_name,
@@ -317,6 +334,74 @@ def insert_notifications(session, rows: list[dict]) -> list[tuple[int, str]]:
     stmt = (_insert(session, N).on_conflict_do_nothing(index_elements=["event_id", "user_id"])
             .returning(N.c.id, N.c.user_id))
     return [(row.id, row.user_id) for row in session.execute(stmt, rows)]
+
+
+#: One page of a fan-out in one statement (PostgreSQL): the recipients travel as arrays,
+#: the texts once per language, the event's data once; inbox rows are inserted skipping
+#: those already there for (event_id, user_id), and an immediate e-mail delivery is queued
+#: for each row inserted now whose recipient has an address in ``emails``.
+_PAGE_SQL = sa.text("""
+WITH page AS (
+    SELECT * FROM unnest(CAST(:user_ids AS varchar[]), CAST(:text_keys AS varchar[]),
+                         CAST(:digests AS varchar[]), CAST(:emails AS varchar[]))
+        AS p(user_id, text_key, digest, email)
+), texts AS (
+    SELECT * FROM unnest(CAST(:keys AS varchar[]), CAST(:languages AS varchar[]),
+                         CAST(:titles AS varchar[]), CAST(:bodies AS text[]))
+        AS t(text_key, language, title, body)
+), ins AS (
+    INSERT INTO notifications (user_id, event_id, kind, title, body, link, data, language, created_at,
+                               read_at, digest, digest_id)
+    SELECT p.user_id, :event_id, :kind, t.title, t.body, :link, CAST(:data AS json), t.language, :now,
+           NULL, p.digest, NULL
+    FROM page p JOIN texts t ON t.text_key = p.text_key
+    ON CONFLICT (event_id, user_id) DO NOTHING
+    RETURNING id, user_id, language
+), mails AS (
+    INSERT INTO deliveries (dedupe_key, to_address, user_id, kind, language, notification_id, status, attempts,
+                            next_attempt_at, created_at)
+    SELECT 'n:' || ins.id, p.email, ins.user_id, :kind, ins.language, ins.id, 'pending', 0, :now, :now
+    FROM ins JOIN page p ON p.user_id = ins.user_id
+    WHERE p.email IS NOT NULL
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins) AS written, (SELECT count(*) FROM mails) AS queued
+""")
+
+
+def write_page(session, event_id: str, kind: str, link: str | None, data: dict, now: datetime,
+               texts: dict[str, tuple[str, str, str]], recipients: list[tuple[str, str, str | None, str | None]]
+               ) -> tuple[int, int]:
+    """Writes one page of a fan-out in the caller's transaction and returns (inbox rows
+    written, e-mail deliveries queued). ``texts``: {text key: (language, title, body)};
+    ``recipients``: [(user_id, text key, digest frequency or None, address for an
+    immediate e-mail or None)]. A recipient who already has a row for ``event_id`` gets
+    nothing new (redelivery, a page written again after a crash): PostgreSQL does it in
+    one statement (``ON CONFLICT DO NOTHING``, no per-row check), other databases with
+    two bulk inserts."""
+    if not recipients:
+        return 0, 0
+    if is_postgres(session):
+        keys = list(texts)
+        row = session.execute(_PAGE_SQL, {
+            "user_ids": [r[0] for r in recipients], "text_keys": [r[1] for r in recipients],
+            "digests": [r[2] for r in recipients], "emails": [r[3] for r in recipients],
+            "keys": keys, "languages": [texts[k][0] for k in keys], "titles": [texts[k][1] for k in keys],
+            "bodies": [texts[k][2] for k in keys], "event_id": event_id, "kind": kind, "link": link,
+            "data": json.dumps(data), "now": now}).one()
+        return int(row.written), int(row.queued)
+    rows = [{"user_id": user_id, "event_id": event_id, "kind": kind, "title": texts[key][1], "body": texts[key][2],
+             "link": link, "data": data, "language": texts[key][0], "created_at": now, "read_at": None,
+             "digest": digest, "digest_id": None} for user_id, key, digest, _ in recipients]
+    inserted = insert_notifications(session, rows)
+    by_user = {r[0]: r for r in recipients}
+    deliveries = [{"dedupe_key": f"n:{nid}", "to_address": by_user[uid][3], "user_id": uid, "kind": kind,
+                   "language": texts[by_user[uid][1]][0], "notification_id": nid, "digest_id": None, "context": None,
+                   "target_key": None, "status": "pending", "attempts": 0, "last_error": None, "subject": None,
+                   "next_attempt_at": now, "created_at": now, "sent_at": None}
+                  for nid, uid in inserted if by_user[uid][3]]
+    return len(inserted), insert_deliveries(session, deliveries)
 
 
 def insert_deliveries(session, rows: list[dict]) -> int:

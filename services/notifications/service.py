@@ -341,11 +341,14 @@ class NotificationsService(HealthMixin):
         data = dict(data, proposal_id=proposal_id)
         proposal = self._proposal(proposal_id)
         context = {"proposal_id": proposal_id, "campaign_id": data["campaign_id"],
-                   "commitment_id": data["commitment_id"],
+                   "commitment_id": data["commitment_id"], "actor_id": data["actor_id"],
                    "actor_name": data["actor_name"], "statement": data["statement"], "content": proposal.get("content"),
                    "campaign_title": self._campaign(data["campaign_id"]).get("title")}
-        self._author_news(event_id, "commitment_made", data, proposal, context,
-                          _rules().link("proposal", proposal_id=proposal_id))
+        rules = _rules()
+        # the commitment is shown (with its timeline) on the official's page
+        link = ((data["actor_id"] and rules.link("actor", actor_id=data["actor_id"]))
+                or rules.link("proposal", proposal_id=proposal_id))
+        self._author_news(event_id, "commitment_made", data, proposal, context, link)
 
     def _author_news(self, event_id, kind, data, proposal, context, link, remember=None):
         rules = _rules()
@@ -445,8 +448,10 @@ class NotificationsService(HealthMixin):
                    "previous_status": data["previous_status"], "evidence_url": data["evidence_url"],
                    "note": data["note"]}
         rules = _rules()
-        link = (rules.link("campaign", campaign_id=data["campaign_id"]) if data["campaign_id"]
-                else rules.link("proposal", proposal_id=data["proposal_id"]))
+        # the commitment and its timeline are on the official's page
+        link = ((data["actor_id"] and rules.link("actor", actor_id=data["actor_id"]))
+                or (rules.link("campaign", campaign_id=data["campaign_id"]) if data["campaign_id"]
+                    else rules.link("proposal", proposal_id=data["proposal_id"])))
         self._start_fanout(parsed, "commitment_status_changed", context, link,
                            domain.excluded_recipients("commitment_status_changed", data))
 
@@ -478,6 +483,7 @@ class NotificationsService(HealthMixin):
     def _run_fanout(self, event_id) -> None:
         rules = _rules()
         size = rules.fanout_page_size
+        texts = {}  # rendered once per language for the whole fan-out
         while True:
             with self.db() as uow:
                 job = store.locked_fanout(uow.session, event_id)
@@ -508,7 +514,7 @@ class NotificationsService(HealthMixin):
                     continue  # another worker moved it meanwhile: read it again
                 page = domain.page_recipients(ids, excluded)
                 written, _ = self._notify(uow.session, event_id, kind, page, context.get("data") or {},
-                                          context.get("link"), rules)
+                                          context.get("link"), rules, texts=texts)
                 job.pages += 1
                 job.written += written
                 if len(ids) < size:
@@ -527,37 +533,33 @@ class NotificationsService(HealthMixin):
             return list(self.lobbying_rpc.supporter_ids(ref, after=after, limit=limit) or [])
         raise ValueError(f"unknown recipient source {source}")
 
-    def _notify(self, session, event_id, kind, user_ids, context, link, rules, language_hint=None):
+    def _notify(self, session, event_id, kind, user_ids, context, link, rules, language_hint=None, texts=None):
         """Writes one page of recipients in the caller's transaction: inbox rows in bulk
         (skipping those already there for this event), and e-mail deliveries for the new
-        ones whose preference is immediate. Texts are rendered once per language.
-        Returns (notifications written, deliveries queued)."""
+        ones whose preference is immediate. Recipients, preferences and bounces come in
+        one query per page; texts are rendered once per language (``texts``: a cache the
+        caller may keep across the pages of one fan-out). Returns (notifications written,
+        deliveries queued)."""
         if not user_ids:
             return 0, 0
         recipients = store.recipients_page(session, user_ids, kind)
-        now = utcnow()
-        rendered, rows, channel = {}, [], {}
+        texts = {} if texts is None else texts
+        page = []
+        default_frequency = domain.resolve_frequency(kind, None, rules)
         for user_id in user_ids:
-            r = recipients.get(user_id) or {}
-            language = r.get("language") or language_hint or rules.default_language
-            if language not in rendered:
-                rendered[language] = renderer().render(kind, language, {
+            r = recipients.get(user_id)
+            language = (r and r["language"]) or language_hint or rules.default_language
+            if language not in texts:
+                text = renderer().render(kind, language, {
                     "data": context, "link": link, "recipient": {}, "public_url": rules.base_url})
-            text = rendered[language]
-            frequency = domain.resolve_frequency(kind, {kind: r["frequency"]} if r.get("frequency") else None, rules)
-            channel[user_id] = (domain.email_channel(frequency, r.get("email"), r.get("bounced", False)),
-                                r.get("email"), text.language)
-            rows.append({"user_id": user_id, "event_id": event_id, "kind": kind, "title": text.subject[:300],
-                         "body": text.summary, "link": link, "data": context, "language": text.language,
-                         "created_at": now, "read_at": None, "digest_id": None,
-                         "digest": channel[user_id][0] if channel[user_id][0] in DIGEST_FREQUENCIES else None})
-        inserted = store.insert_notifications(session, rows)
-        deliveries = [{"dedupe_key": f"n:{nid}", "to_address": channel[uid][1], "user_id": uid, "kind": kind,
-                       "language": channel[uid][2], "notification_id": nid, "digest_id": None, "context": None,
-                       "target_key": None, "status": "pending", "attempts": 0, "last_error": None, "subject": None,
-                       "next_attempt_at": now, "created_at": now, "sent_at": None}
-                      for nid, uid in inserted if channel[uid][0] == IMMEDIATE]
-        return len(inserted), store.insert_deliveries(session, deliveries)
+                texts[language] = (text.language, text.subject[:300], text.summary)
+            explicit = r and r["frequency"]
+            frequency = domain.resolve_frequency(kind, {kind: explicit}, rules) if explicit else default_frequency
+            channel = domain.email_channel(frequency, r["email"], r["bounced"]) if r else None
+            page.append((user_id, language, channel if channel in DIGEST_FREQUENCIES else None,
+                         r["email"] if channel == IMMEDIATE else None))
+        return store.write_page(session, event_id, kind, link, context, utcnow(),
+                                {key: texts[key] for key in {p[1] for p in page}}, page)
 
     # -- officials -------------------------------------------------------------------------------
     @reliable_handler("lobbying", "target_interpellated")
@@ -708,7 +710,9 @@ class NotificationsService(HealthMixin):
 
     def _send_due(self) -> Counter:
         """Claims due deliveries in batches and sends them over one SMTP session. A
-        failing mail is rescheduled and the next one goes on."""
+        failing mail is rescheduled and the next one goes on; when no session can be
+        opened at all (the server is down), the round stops there and the other claimed
+        mails are given back for the next tick."""
         rules, smtp = _rules(), _smtp()
         stats = Counter()
         started = time.monotonic()
@@ -725,6 +729,14 @@ class NotificationsService(HealthMixin):
                             store.release_deliveries(uow.session, ids[position:], utcnow())
                         return stats
                     stats[self._deliver(connection, delivery_id, rules, smtp)] += 1
+                    if connection.unreachable:
+                        # no session could be opened (server down): that mail was rescheduled;
+                        # give the others back instead of composing and failing each of them,
+                        # and try again at the next tick
+                        with self.db() as uow:
+                            store.release_deliveries(uow.session, ids[position + 1:], utcnow())
+                        stats["unreachable"] += 1
+                        return stats
         return stats
 
     def _deliver(self, connection, delivery_id, rules, smtp) -> str:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pika
 import pytest
+import requests
 
 from common import testing
 from common.rpc_client import pika_parameters
@@ -105,6 +106,11 @@ def test_digest_in_german_and_the_unsubscribe_link(platform, smtp, moderation, c
     assert mail["Content-Language"] == "de"
     text = mail.get_body(("plain",)).get_content()
     assert text.startswith("Hallo Jonas") and "Bäume" in text and "Radwege" in text
+    # the mail's links open the web client (served by the gateway at "/"), not the API
+    assert "http://civic.test/#/inbox" in text and "http://civic.test/#/settings" in text
+    assert f"http://civic.test/#/p/{ids[0]}" in text and "/api/v1/proposals" not in text
+    page = requests.get(f"{platform.url}/", timeout=10)  # the path before the "#": the client's page
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
 
     token = _token(mail)
     assert Client(platform).get(f"/unsubscribe/{token}").status_code == 200  # no login needed

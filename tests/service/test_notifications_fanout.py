@@ -3,6 +3,7 @@ PostgreSQL. The recipient lists are served by small nameko services named "votin
 "lobbying" that expose only ``voters`` / ``supporter_ids`` from in-memory lists (the bus
 is real; only the edge is small), so thousands of recipients cost no setup, and every
 RPC call is counted."""
+import json
 import math
 import time
 import uuid
@@ -10,8 +11,13 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from nameko.rpc import rpc
+from sqlalchemy.orm import Session
 
+from common.config import sqlalchemy_url
+from common.migrations import upgrade
 from common.nameko_support import Database
+from services.notifications import domain, persistence as store
+from services.notifications.service import NotificationsService
 from tests.service.test_notifications_service import (  # noqa: F401  (fixtures)
     db, notifications_url, publish, scalar, smtp, start, tag, wait)
 
@@ -58,7 +64,7 @@ def count_writes(engine):
     stats = {"inserts": 0, "transactions": 0}
 
     def before(conn, cursor, statement, params, context, executemany):
-        if statement.lstrip().upper().startswith("INSERT INTO NOTIFICATIONS"):
+        if "INSERT INTO NOTIFICATIONS" in statement.upper():  # alone, or in a WITH ... statement
             stats["inserts"] += 1
             conn.info["wrote_notifications"] = True
 
@@ -124,7 +130,7 @@ def test_fan_out_to_thousands_is_batched_resumable_and_exactly_once(start, edge,
     assert len(voting_calls) == math.ceil(3000 / 1000) + 1 + 1  # 3 pages, the empty end, the failed try
     assert len(lobbying_calls) == math.ceil(1500 / 1000)  # a short page ends it
     assert writes["transactions"] == 5  # one per non-empty page: 3 voters' + 2 supporters'
-    assert writes["inserts"] <= 10  # bulk inserts, not one per recipient
+    assert writes["inserts"] == 5  # one statement per page (inbox rows and deliveries), not one per recipient
 
     # e-mail follows each person's preference: queued as a delivery, sent by the sender
     [mail] = smtp.wait_for(eager)
@@ -169,6 +175,73 @@ def test_commitment_status_change_reaches_voters_but_not_the_editor(start, edge,
     assert users == {f"{prefix}-{i}" for i in range(5)}  # the editor who rated it is not told
     [item] = rpc.notifications.list_notifications(follower, {})["items"]
     assert item["kind"] == "commitment_status_changed" and editor not in str(item)  # nor named
+    assert item["link"] == "http://civic.test/#/actors/a1"  # the commitment's timeline, in the web client
     [mail] = smtp.wait_for(email)
     assert mail["Subject"] == "Engagement de Camille Exemple : tenu"
     assert "Source : https://example.org/loi" in mail.get_body(("plain",)).get_content()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def page_db(request, notifications_url, tmp_path):
+    """The notifications schema on PostgreSQL (one statement per page) and on SQLite (the
+    development database: two bulk inserts): a page must be written the same way."""
+    url = notifications_url if request.param == "postgresql" else f"sqlite:///{tmp_path}/notifications.sqlite3"
+    if request.param == "sqlite":
+        upgrade("notifications", url)
+    engine = sa.create_engine(sqlalchemy_url(url))
+    yield engine
+    engine.dispose()
+
+
+def test_a_page_follows_preferences_bounces_and_languages_and_is_written_once(page_db):
+    prefix = f"pg-{tag()}"
+    u = {name: f"{prefix}-{name}" for name in ("immediate", "bounced", "off", "daily", "no-address", "unknown")}
+    kind = "campaign_milestone_reached"
+    with Session(page_db) as session, session.begin():
+        for name, language in (("immediate", "en"), ("bounced", "fr"), ("off", "de"), ("daily", "fr"),
+                               ("no-address", "en")):
+            store.upsert_recipient(session, u[name], language=language, country="FR",
+                                   email=None if name == "no-address" else f"{u[name]}@example.org")
+        for name, frequency in (("immediate", "immediate"), ("bounced", "immediate"), ("off", "off"),
+                                ("no-address", "immediate")):
+            store.set_preferences(session, u[name], {kind: frequency})
+        store.add_bounce(session, f"{u['bounced']}@example.org", "550 no such user")
+    rules = domain.NotificationRules.from_mapping({"public_url": "http://civic.test"})
+    context = {"campaign_id": "c-1", "proposal_id": "p-1", "campaign_title": "Des arbres <partout>",
+               "milestone": 1000, "milestone_kind": "count", "supporters": 1000, "goal": 10000}
+    link = rules.link("campaign", campaign_id="c-1")
+    event_id = str(uuid.uuid4())
+    page = list(u.values())
+
+    def write(user_ids, texts=None):
+        with Session(page_db) as session, session.begin():
+            return NotificationsService._notify(None, session, event_id, kind, user_ids, context, link, rules,
+                                                texts=texts)
+
+    texts = {}
+    assert write(page, texts) == (6, 1)  # everyone in the inbox; one immediate e-mail
+    assert set(texts) == {"en", "fr", "de"}  # rendered once per language, kept for the next pages
+    assert write(page, texts) == (0, 0)  # the same page again (redelivery, a crash before the cursor moved)
+    assert write([u["daily"], u["immediate"], f"{prefix}-new"]) == (1, 0)  # overlapping pages: only the new one
+
+    with page_db.connect() as conn:
+        rows = {r.user_id: r for r in conn.execute(sa.text(
+            "SELECT * FROM notifications WHERE event_id = :e"), {"e": event_id})}
+        mails = conn.execute(sa.text(
+            "SELECT d.* FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE n.event_id = :e"),
+            {"e": event_id}).mappings().all()
+    assert len(rows) == 7
+    [mail] = mails
+    assert mail["to_address"] == f"{u['immediate']}@example.org" and mail["user_id"] == u["immediate"]
+    assert mail["dedupe_key"] == f"n:{rows[u['immediate']].id}" and mail["kind"] == kind
+    assert mail["status"] == "pending" and mail["attempts"] == 0 and mail["language"] == "en"
+    assert {user: r.digest for user, r in rows.items()} == {
+        u["immediate"]: None, u["bounced"]: None, u["off"]: None, u["daily"]: "daily", u["no-address"]: None,
+        u["unknown"]: None, f"{prefix}-new": None}  # bounced, off, no address, unknown: inbox only
+    assert rows[u["daily"]].language == "fr" and rows[u["daily"]].title.startswith("« Des arbres <partout> »")
+    assert rows[u["off"]].language == "de" and rows[u["unknown"]].language == "en"
+    assert rows[u["immediate"]].title == '"Des arbres <partout>" reached 1,000 supporters'
+    for r in rows.values():
+        data = r.data if isinstance(r.data, dict) else json.loads(r.data)
+        assert data == context and r.link == "http://civic.test/#/campaigns/c-1" and r.kind == kind
+        assert r.read_at is None and r.digest_id is None and r.created_at is not None

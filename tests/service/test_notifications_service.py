@@ -192,7 +192,8 @@ def test_refusal_mail_in_french_and_the_inbox(service, rpc, amqp_uri, db, smtp):
     assert item["kind"] == "proposal_refused" and item["read_at"] is None
     assert item["title"] == "Votre proposition n'a pas été retenue"
     assert "elle ne répond pas à la question posée" in item["body"]
-    assert item["link"] == f"{PUBLIC_URL}/api/v1/questions/{data['question_id']}"
+    assert item["link"] == f"{PUBLIC_URL}/#/q/{data['question_id']}"  # the web client's page of the question
+    assert f"{PUBLIC_URL}/#/q/{data['question_id']}" in text and f"{PUBLIC_URL}/#/settings" in text
     assert item["data"]["proposal_id"] == data["proposal_id"] and item["data"]["refusal_reason"] == "off-topic"
 
     # read / read-all, only for the owner
@@ -351,6 +352,53 @@ def test_smtp_down_then_up_delivers_late_but_exactly_once(service, rpc, amqp_uri
     assert sent["attempts"] >= 3 and sent["sent_at"] is not None and sent["last_error"] is None
 
 
+def test_smtp_unreachable_stops_the_round_instead_of_failing_every_mail(notifications_url, smtp):
+    """A round that cannot open an SMTP session reschedules the mail it tried and gives the
+    others back at once: during an outage, mails do not burn their attempts (nor the
+    sender its CPU) one after the other."""
+    from collections import Counter
+
+    from nameko import config
+    from nameko.testing.services import worker_factory
+
+    from common.db import ServiceStore
+    from tests.smtp import free_port
+    from services.notifications import persistence as store
+
+    service_store = ServiceStore("notifications", store.metadata, notifications_url)
+    prefix = f"down-{tag()}"
+    long_ago = datetime(2000, 1, 1, tzinfo=timezone.utc)  # claimed before anything else due in this database
+    with service_store.unit_of_work() as uow:
+        store.insert_deliveries(uow.session, [{
+            "dedupe_key": f"i:{prefix}:{i}", "to_address": f"{prefix}-{i}@example.org", "user_id": None,
+            "kind": "target_interpellated", "language": "en", "notification_id": None, "digest_id": None,
+            "context": {"data": {"campaign_title": "Trees", "actor_name": "A. Mayor"}, "link": None,
+                        "display_name": "A. Mayor"},
+            "target_key": prefix, "status": "pending", "attempts": 0, "last_error": None, "subject": None,
+            "next_attempt_at": long_ago + timedelta(seconds=i), "created_at": long_ago, "sent_at": None}
+            for i in range(3)])
+    down = service_config(smtp)
+    down["smtp"] = dict(down["smtp"], port=free_port())  # nothing listens there
+    try:
+        with config.patch({"NOTIFICATIONS": down}):
+            worker = worker_factory(NotificationsService, db=service_store.unit_of_work)
+            stats = worker._send_due()
+        assert stats == Counter({"retry": 1, "unreachable": 1})
+        with service_store.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT * FROM deliveries WHERE target_key = :t ORDER BY dedupe_key"),
+                                {"t": prefix}).mappings().all()
+        now = datetime.now(timezone.utc)
+        tried, *others = rows
+        assert tried["attempts"] == 1 and "Connection" in tried["last_error"] and tried["status"] == "pending"
+        assert tried["next_attempt_at"] > now  # rescheduled with backoff
+        assert all(o["attempts"] == 0 and o["status"] == "pending" and o["last_error"] is None for o in others)
+        assert all(o["next_attempt_at"] <= now for o in others)  # given back, not held by the claim's lease
+    finally:
+        with service_store.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM deliveries WHERE target_key = :t"), {"t": prefix})
+        service_store.dispose()
+
+
 def test_hard_bounce_stops_mail_to_that_address(service, rpc, amqp_uri, db, smtp, events):
     failed = events("notifications", ["email_failed"])
     user_id, email = register(amqp_uri, db, language="fr")
@@ -424,8 +472,12 @@ def test_author_hears_of_campaigns_and_commitments_on_their_proposal(service, rp
     assert mails[2]["Subject"] == "Un·e élu·e s'est engagé·e sur votre proposition"
     assert "Je porterai cette mesure au budget" in mails[2].get_body(("plain",)).get_content()
     time.sleep(0.6)
-    kinds = [i["kind"] for i in inbox(rpc, author)["items"]]
-    assert kinds == ["commitment_made", "campaign_started", "proposal_accepted"]
+    items = inbox(rpc, author)["items"]
+    assert [i["kind"] for i in items] == ["commitment_made", "campaign_started", "proposal_accepted"]
+    # each opens its page in the web client; a commitment is shown on the official's page
+    assert [i["link"] for i in items] == [f"{PUBLIC_URL}/#/actors/a1", f"{PUBLIC_URL}/#/campaigns/{campaign_id}",
+                                          f"{PUBLIC_URL}/#/p/{accepted['proposal_id']}"]
+    assert f"{PUBLIC_URL}/#/actors/a1" in mails[2].get_body(("plain",)).get_content()
     assert len(smtp.to(email)) == 3
 
 

@@ -32,10 +32,28 @@ def test_rules_from_mapping_casts_and_merges():
     assert rules.default_frequencies["proposal_refused"] == "immediate"  # merged over the defaults
     assert rules.timezone_for("pt") == ZoneInfo("Europe/Lisbon") and rules.timezone_for("FR") == PARIS
     assert rules.link("proposal", proposal_id="p1") == "https://app/p/p1"
-    assert rules.link("campaign", campaign_id="c1") == "https://civic.example/api/v1/campaigns/c1"
+    assert rules.link("campaign", campaign_id="c1") == "https://civic.example/#/campaigns/c1"  # merged
     assert rules.link("unsubscribe", token="t") == "https://civic.example/api/v1/unsubscribe/t"
     assert rules.link("proposal") is None and rules.link("nothing") is None
     assert NotificationRules.from_mapping(None) == NotificationRules()
+
+
+def test_links_open_the_web_client_and_unsubscribe_stays_an_api_url():
+    rules = NotificationRules.from_mapping({"public_url": "https://civic.example/"})
+    assert rules.link("proposal", proposal_id="p1") == "https://civic.example/#/p/p1"
+    assert rules.link("question", question_id="q1") == "https://civic.example/#/q/q1"
+    assert rules.link("campaign", campaign_id="c1") == "https://civic.example/#/campaigns/c1"
+    assert rules.link("actor", actor_id="a1") == "https://civic.example/#/actors/a1"
+    assert rules.link("inbox") == "https://civic.example/#/inbox"
+    assert rules.link("preferences") == "https://civic.example/#/settings"
+    assert rules.link("moderation") == "https://civic.example/#/moderation"
+    # no login behind a one-click unsubscribe, and mail clients POST to it (RFC 8058): the API
+    assert rules.link("unsubscribe", token="t.k") == "https://civic.example/api/v1/unsubscribe/t.k"
+    assert all("/api/" not in rules.link(name, proposal_id="p", question_id="q", campaign_id="c", actor_id="a")
+               for name in rules.links if name != "unsubscribe")
+    # the public base URL comes from configuration; a link set to "" is turned off
+    other = NotificationRules.from_mapping({"public_url": "http://localhost:8000", "links": {"actor": ""}})
+    assert other.link("inbox") == "http://localhost:8000/#/inbox" and other.link("actor", actor_id="a1") is None
 
 
 def test_rules_refuse_an_unknown_default_frequency():
