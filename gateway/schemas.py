@@ -167,7 +167,9 @@ class ProposalSubmitted(Schema):
 
 
 class ProposalFilter(Page):
-    q = fields.String(metadata={"description": "full-text search in the question's language (sort=recent)"})
+    q = fields.String(metadata={"description": "full-text search in the question's language (sort=recent): the "
+                                              "matches among the 10,000 most recent proposals by relevance, then "
+                                              "older matches, newest first"})
     sort = fields.String(load_default="recent", validate=validate.OneOf(["recent", "popular", "controversial"]),
                          metadata={"description": "recent; popular (topScore lower bound); controversial"})
 
@@ -186,6 +188,8 @@ class ListedProposal(Proposal):
 class ProposalPage(Schema):
     items = fields.List(fields.Nested(ListedProposal))
     total = fields.Integer()
+    total_exact = fields.Boolean(metadata={"description": "false when a search has more matches than it counts "
+                                                          "exactly: total is then a lower bound"})
     page = fields.Integer()
     per_page = fields.Integer()
 

@@ -218,9 +218,13 @@ class ProposalsService(HealthMixin):
             question = store.question_by_id_or_slug(uow.session, str(question_id))
             if question is None:
                 raise NotFound(f"question {question_id} not found")
-            rows, total = store.list_accepted(uow.session, question, (p["q"] or "").strip() or None, limit, offset)
+            settings = config.get("PROPOSALS") or {}
+            rows, total, exact = store.list_accepted(
+                uow.session, question, (p["q"] or "").strip() or None, limit, offset,
+                rank_window=int(settings.get("search_rank_window", store.RANK_WINDOW)),
+                count_cap=int(settings.get("search_count_cap", store.COUNT_CAP)))
             items = [_proposal_out(r) for r in rows]
-        return {"items": items, "total": total, "page": p["page"], "per_page": p["per_page"]}
+        return {"items": items, "total": total, "total_exact": exact, "page": p["page"], "per_page": p["per_page"]}
 
     @rpc(expected_exceptions=ERRORS)
     def queue_sizes(self, question_ids=None):

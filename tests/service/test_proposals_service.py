@@ -623,7 +623,8 @@ def test_list_proposals_only_accepted_newest_first(proposals, rpc, make_question
     assert [p["id"] for p in first["items"]] == [ids[3], ids[2]] and first["total"] == 3
     assert [p["id"] for p in second["items"]] == [ids[0]] and second["total"] == 3
 
-    assert rpc.proposals.list_proposals(make_question()["id"]) == {"items": [], "total": 0, "page": 1, "per_page": 20}
+    assert rpc.proposals.list_proposals(make_question()["id"]) == {
+        "items": [], "total": 0, "total_exact": True, "page": 1, "per_page": 20}
     assert _remote(rpc.proposals.list_proposals, "no-such-question").exc_type == "NotFound"
     err = _remote(rpc.proposals.list_proposals, question["id"], {"per_page": 101})
     assert err.exc_type == "ValidationFailed" and "per_page" in err.exc_args[0]
@@ -662,6 +663,60 @@ def test_english_full_text_search_stems(proposals, rpc, make_question, submit):
     assert [p["id"] for p in rpc.proposals.list_proposals(question["id"], {"q": "planting tree"})["items"]] == [trees]
     assert [p["id"] for p in rpc.proposals.list_proposals(question["id"], {"q": "student"})["items"]] == [buses]
     assert rpc.proposals.list_proposals(question["id"], {"q": "bicycles"})["total"] == 0
+
+
+def test_search_ranks_the_recent_window_then_lists_older_matches(run_service, rpc, make_question, submit, db):
+    """Bounded search: relevance among the `search_rank_window` most recent proposals, then
+    older matches newest first; older matches counted up to `search_count_cap`."""
+    run_service(ProposalsService, {"PROPOSALS": {"search_rank_window": 4, "search_count_cap": 2}})
+    question = make_question()
+    mod = moderator(question["id"])
+    texts = ["Il faut des arbres et encore des arbres en ville",  # 0: oldest, the most relevant
+             "Il faut des arbres dans les cours",                  # 1
+             "Il faut baisser le prix des transports",             # 2: no match
+             "Il faut des arbres le long des routes",              # 3
+             "Il faut planter des arbres et des arbres partout",   # 4: recent and relevant
+             "Il faut des arbres près des écoles",                 # 5
+             "Il faut des bancs publics",                          # 6: no match
+             "Il faut des arbres sur les places"]                  # 7: newest
+    ids = []
+    for n, text in enumerate(texts):
+        ids.append(submit(question["id"], text)["proposal"]["id"])
+        rpc.proposals.accept_proposal(mod, ids[-1])
+    with db.begin() as conn:  # distinct, increasing creation times
+        for n, pid in enumerate(ids):
+            conn.execute(sa.text("UPDATE proposals SET created_at = :t WHERE id = :i"),
+                         {"t": _now() - timedelta(hours=len(ids) - n), "i": pid})
+
+    found = rpc.proposals.list_proposals(question["id"], {"q": "arbres"})
+    order = [ids.index(p["id"]) for p in found["items"]]
+    # window = the 4 most recent (4, 5, 6, 7): 4 first (two "arbres"), then 7, 5 (newest first);
+    # then the older matches newest first: 3, 1, 0 — 0 is not ranked first although it is relevant
+    assert order == [4, 7, 5, 3, 1, 0]
+    assert found["total"] == 3 + 2 and found["total_exact"] is False  # older ones counted up to 2
+    # pages follow the same order, across the window's edge
+    pages = [rpc.proposals.list_proposals(question["id"], {"q": "arbres", "per_page": 2, "page": n})
+             for n in (1, 2, 3, 4)]
+    assert [ids.index(p["id"]) for page in pages for p in page["items"]] == order
+    assert pages[3]["items"] == [] and pages[3]["total"] == 5
+
+    rare = rpc.proposals.list_proposals(question["id"], {"q": "routes"})  # only an older match
+    assert [p["id"] for p in rare["items"]] == [ids[3]] and (rare["total"], rare["total_exact"]) == (1, True)
+    assert rpc.proposals.list_proposals(question["id"], {"q": "bancs"})["total"] == 1  # in the window
+    plain = rpc.proposals.list_proposals(question["id"])  # no search: exact, newest first
+    assert [p["id"] for p in plain["items"]] == ids[::-1] and plain["total_exact"] is True
+
+
+def test_search_within_the_window_is_exact(proposals, rpc, make_question, submit):
+    question = make_question()
+    mod = moderator(question["id"])
+    a = submit(question["id"], "Il faut des arbres et encore des arbres")["proposal"]["id"]
+    b = submit(question["id"], "Il faut des arbres en ville")["proposal"]["id"]
+    for pid in (a, b):
+        rpc.proposals.accept_proposal(mod, pid)
+    found = rpc.proposals.list_proposals(question["id"], {"q": "arbre"})
+    assert [p["id"] for p in found["items"]] == [a, b]  # relevance first: a is older but ranks higher
+    assert (found["total"], found["total_exact"]) == (2, True)
 
 
 # -- likely duplicates -------------------------------------------------------------------

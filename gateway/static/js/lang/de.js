@@ -33,7 +33,7 @@ export default {
   'qstatus.upcoming': 'Demnächst', 'qstatus.open': 'Offen', 'qstatus.finished': 'Beendet',
 
   'question.proposals': 'Vorschläge', 'question.search': 'Vorschläge durchsuchen',
-  'question.resultsFor': '{n} Ergebnis(se) für „{q}“', 'question.noMatch': 'Kein Vorschlag passt.',
+  'question.resultsFor': '{n} Ergebnis(se) für „{q}“', 'question.resultsForAtLeast': 'Mehr als {n} Ergebnisse für „{q}“', 'question.noMatch': 'Kein Vorschlag passt.',
   'question.none': 'Noch kein Vorschlag.', 'question.votes': '{n} Stimmen', 'question.votes_one': '{n} Stimme', 'question.loaded': '{n} weitere Vorschläge',
   'sort.popular': 'Beliebt', 'sort.controversial': 'Umstritten', 'sort.recent': 'Neu',
   'zone.consensus': 'Konsens', 'zone.rejection': 'Ablehnung', 'zone.limbo': 'Unentschieden', 'zone.controversy': 'Umstritten',

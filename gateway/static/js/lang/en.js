@@ -33,7 +33,7 @@ export default {
   'qstatus.upcoming': 'Upcoming', 'qstatus.open': 'Open', 'qstatus.finished': 'Finished',
 
   'question.proposals': 'Proposals', 'question.search': 'Search the proposals',
-  'question.resultsFor': '{n} result(s) for “{q}”', 'question.noMatch': 'No proposal matches.',
+  'question.resultsFor': '{n} result(s) for “{q}”', 'question.resultsForAtLeast': 'More than {n} results for “{q}”', 'question.noMatch': 'No proposal matches.',
   'question.none': 'No proposal yet.', 'question.votes': '{n} votes', 'question.votes_one': '{n} vote', 'question.loaded': '{n} more proposals',
   'sort.popular': 'Popular', 'sort.controversial': 'Controversial', 'sort.recent': 'Recent',
   'zone.consensus': 'Consensus', 'zone.rejection': 'Rejected', 'zone.limbo': 'Undecided', 'zone.controversy': 'Controversial',

@@ -33,7 +33,7 @@ export default {
   'qstatus.upcoming': 'À venir', 'qstatus.open': 'Ouverte', 'qstatus.finished': 'Terminée',
 
   'question.proposals': 'Propositions', 'question.search': 'Rechercher dans les propositions',
-  'question.resultsFor': '{n} résultat(s) pour « {q} »', 'question.noMatch': 'Aucune proposition ne correspond.',
+  'question.resultsFor': '{n} résultat(s) pour « {q} »', 'question.resultsForAtLeast': 'Plus de {n} résultats pour « {q} »', 'question.noMatch': 'Aucune proposition ne correspond.',
   'question.none': 'Pas encore de proposition.', 'question.votes': '{n} votes', 'question.votes_one': '{n} vote', 'question.loaded': '{n} propositions de plus',
   'sort.popular': 'Populaires', 'sort.controversial': 'Controversées', 'sort.recent': 'Récentes',
   'zone.consensus': 'Consensus', 'zone.rejection': 'Rejet', 'zone.limbo': 'Indécis', 'zone.controversy': 'Controverse',

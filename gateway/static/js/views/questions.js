@@ -100,7 +100,9 @@ export async function question({ main, params, query, current }) {
       panel.querySelector('.more')?.remove();
       if (!more) {
         panel.replaceChildren();
-        if (text) panel.append(h('p', { class: 'meta' }, t('question.resultsFor', { q: text, n: page.total })));
+        // a search counts its matches up to a cap: beyond, total is a lower bound (total_exact false)
+        if (text) panel.append(h('p', { class: 'meta' }, t(page.total_exact === false ? 'question.resultsForAtLeast' : 'question.resultsFor',
+          { q: text, n: fmtNumber(page.total) })));
         if (!page.items.length) panel.append(h('p', { class: 'empty' }, text ? t('question.noMatch') : t('question.none')));
         panel.append(h('ul', { class: 'proposals' }, items));
       } else {
