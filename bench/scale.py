@@ -157,13 +157,17 @@ def load_question(cluster, proposals: int, votes: int, budget: float, progress_f
             with progress_factory(proposals, "proposals (voting db)") as bar:
                 copy_rows(conn, "proposals", ("id", "question_id", "author_id", "status", "status_at", "created_at",
                                               "accepted_at", "keywords", "counts", "votes_all", "votes_trusted",
-                                              "votes_sequence", "top_score", "top_score_lb", "controversy_lb", "zone"),
+                                              "votes_sequence", "top_score", "top_score_lb", "top_score_ub",
+                                              "controversy_lb", "controversy_ub", "zone"),
                           voting_proposal_lines(qid, ids, author_of, created, keywords, counts), bar)
             conn.commit()
         with conn.cursor() as cur:
             trusted = sum(c[N_ITEMS + ITEM_INDEX[k]] for c in counts for k in scoring.KEYS)
             cur.execute("INSERT INTO question_counters (question_id, shard, votes) VALUES (%s, 0, %s) "
                         "ON CONFLICT (question_id, shard) DO UPDATE SET votes = EXCLUDED.votes", (qid, trusted))
+            # the question's count of accepted proposals, as the proposal event handlers keep it
+            cur.execute("INSERT INTO question_stats (question_id, accepted) VALUES (%s, %s) "
+                        "ON CONFLICT (question_id) DO UPDATE SET accepted = EXCLUDED.accepted", (qid, proposals))
         conn.commit()
         timings["voting proposals"] = time.monotonic() - t0
     t0 = time.monotonic()
@@ -253,10 +257,12 @@ def voting_proposal_lines(qid, ids, author_of, created, keywords, counts):
     for i, pid in enumerate(ids):
         cj = counts_json(counts[i])
         s = score_columns(cj)
+        bounds = scoring.scores(cj["trusted"])
         at = created[i].isoformat()
         yield line((pid, qid, author_of[i], "accepted", at, at, at, json.dumps(keywords[i]),
                     json.dumps(cj, separators=(",", ":")), s["votes_all"], s["votes_trusted"], s["votes_sequence"],
-                    repr(s["top_score"]), repr(s["top_score_lb"]), repr(s["controversy_lb"]), s["zone"]))
+                    repr(s["top_score"]), repr(s["top_score_lb"]), repr(bounds["top_score"].upper),
+                    repr(s["controversy_lb"]), repr(bounds["controversy"].upper), s["zone"]))
 
 
 def load_proposals_rows(conn, qid, country, lang, ids, author_of, created, keywords, rng, bar, serial0=0):

@@ -68,9 +68,10 @@ class Proposal(Base):
     votes_sequence: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     top_score: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
     top_score_lb: Mapped[float] = mapped_column(sa.Float, nullable=False, default=-10.0)
-    top_score_ub: Mapped[float] = mapped_column(sa.Float, nullable=False, default=10.0)
+    top_score_ub: Mapped[float] = mapped_column(sa.Float, nullable=False, default=10.0, server_default="10.0")
     controversy_lb: Mapped[float] = mapped_column(sa.Float, nullable=False, default=-10.0)
-    controversy_ub: Mapped[float] = mapped_column(sa.Float, nullable=False, default=10.0)
+    controversy_ub: Mapped[float] = mapped_column(sa.Float, nullable=False, default=10.0,
+                                                  server_default="10.0")
     zone: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="limbo")
     emerged_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     __table_args__ = (

@@ -19,8 +19,7 @@ depends_on = None
 def upgrade():
     op.add_column('proposals', sa.Column('top_score_ub', sa.Float(), nullable=False, server_default='10.0'))
     op.add_column('proposals', sa.Column('controversy_ub', sa.Float(), nullable=False, server_default='10.0'))
-    op.alter_column('proposals', 'top_score_ub', server_default=None)
-    op.alter_column('proposals', 'controversy_ub', server_default=None)
+    # the server defaults stay: pods of the previous release insert proposals without them
     # backfill the bounds from the stored trusted counts (the service's own scorer)
     from services.voting import scoring
     conn = op.get_bind()
