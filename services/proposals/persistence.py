@@ -157,6 +157,10 @@ def list_accepted(session, question: Question, q=None, limit=20, offset=0, rank_
 
 
 def _search(session, question, q, limit, offset, rank_window, count_cap):
+    # the planner cannot know where the window starts, so it estimates a third of the
+    # question: past jit_above_cost on a big question, and compiling the plan (tens of ms)
+    # would cost more than running it; off for this transaction only
+    session.execute(sa.select(sa.func.set_config("jit", "off", True)))
     tsquery = sa.func.websearch_to_tsquery(sa.cast(search_config(question.language), REGCONFIG), q)
     accepted = (Proposal.question_id == question.id, Proposal.status == "accepted")
     # where the window starts: the rank_window-th most recent accepted proposal (index only;

@@ -152,3 +152,16 @@ def test_the_new_operations_are_documented(platform):
     assert {"/api/v1/me/proposals", "/api/v1/questions/{question_id}/similar", "/api/v1/countries"} <= set(paths)
     assert "scope" in {p["name"] for p in paths["/api/v1/questions"]["get"]["parameters"]}
     assert "401" in paths["/api/v1/me/proposals"]["get"]["responses"]
+
+
+def test_search_says_whether_its_total_is_exact(people, client):
+    admin, question = people["admin"], _question(people["admin"])
+    ids = [_propose(people["other"], question, text)["id"] for text in (
+        "Il faut des arbres et encore des arbres", "Il faut des arbres en ville", "Il faut des bancs publics")]
+    for pid in ids:
+        assert admin.post(f"/proposals/{pid}/accept", json={}).status_code == 200
+    found = client().get(f"/questions/{question['id']}/proposals", params={"q": "arbre"}).json()
+    assert [p["id"] for p in found["items"]] == ids[:2]  # by relevance
+    assert (found["total"], found["total_exact"]) == (2, True)
+    plain = client().get(f"/questions/{question['id']}/proposals").json()
+    assert plain["total"] == 3 and plain["total_exact"] is True
