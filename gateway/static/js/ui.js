@@ -211,6 +211,10 @@ export function tabs(labels, selected, onSelect) {
 
 /** Map a notification's API link (…/api/v1/proposals/<id>) to a client route. */
 export function routeForLink(link, data = {}) {
+  // Links made by the notifications service open the client (`https://host/#/p/<id>`);
+  // rows written before that point at the API (`…/api/v1/proposals/<id>`).
+  const route = /#(\/[a-z][\w/-]*)$/.exec(link || '');
+  if (route) return `#${route[1]}`;
   const m = /\/api\/v1\/(proposals|questions|campaigns)\/([^/?#]+)/.exec(link || '');
   if (m) return { proposals: `#/p/${m[2]}`, questions: `#/q/${m[2]}`, campaigns: `#/campaigns/${m[2]}` }[m[1]];
   if (/\/api\/v1\/moderation/.test(link || '')) return '#/moderation';
