@@ -1,9 +1,11 @@
 """Voting nameko service: votes, qualifications, trusted counts and scores, the voting
 sequence, rankings and emergence. Learns proposals and questions from events."""
+import logging
 import random
 import time
 from datetime import datetime
 
+import eventlet
 from nameko import config
 from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outage
 
@@ -16,6 +18,7 @@ from services.voting import domain, persistence as store, schemas, scoring, sequ
 from services.voting.persistence import aware, utcnow
 
 ERRORS = EXPECTED + (domain.DomainError,)
+log = logging.getLogger(__name__)
 # marshmallow schemas are reusable: built once, not per call
 _VOTER_IN, _VOTE_IN, _RANKING_IN = schemas.VoterIn(), schemas.VoteIn(), schemas.RankingIn()
 _VOTE_OUT, _VOTE_EVENT = schemas.VoteOut(), schemas.VoteEvent()
@@ -65,6 +68,18 @@ def _ballot(key, qualifications, trusted, sequence_) -> domain.Ballot | None:
 # Sequence candidate pools per question, per process, for ``SequenceRules.pool_ttl`` seconds
 # (dropped at once when this process learns a proposal change in that question).
 _POOLS: dict = {}
+_REFRESHING: set = set()
+
+
+def _read_pools(session, question_id, rules: sequence.SequenceRules) -> sequence.Pools:
+    sizes = {"new": rules.new_pool, "top": rules.tested_pool, "controversy": rules.controversy_pool,
+             "fill": rules.fill_pool}
+    rows = store.sequence_pools(session, question_id, rules.new_max_sequence_votes, rules.tested_max_votes, sizes)
+    pools = sequence.Pools(**{name: tuple(_candidate(r) for r in rows[name]) for name in sizes},
+                           full={name: len(rows[name]) >= sizes[name] for name in sizes})
+    if rules.pool_ttl > 0:
+        _POOLS[question_id] = (time.monotonic() + rules.pool_ttl, pools)
+    return pools
 
 
 def _candidate(r) -> sequence.Candidate:
@@ -199,18 +214,31 @@ class VotingService(HealthMixin):
             for pid in chosen]}
 
     def _pools(self, session, question_id, rules):
+        """The question's candidate pools: read now when this process has none (or its
+        copy is far too old); otherwise the cached ones, refreshed in the background once
+        they are older than ``pool_ttl`` (the request does not wait for the refresh)."""
         now = time.monotonic()
         cached = _POOLS.get(question_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        sizes = {"new": rules.new_pool, "top": rules.tested_pool, "controversy": rules.controversy_pool,
-                 "fill": rules.fill_pool}
-        rows = store.sequence_pools(session, question_id, rules.new_max_sequence_votes, rules.tested_max_votes, sizes)
-        pools = sequence.Pools(**{name: tuple(_candidate(r) for r in rows[name]) for name in sizes},
-                               full={name: len(rows[name]) >= sizes[name] for name in sizes})
-        if rules.pool_ttl > 0:
-            _POOLS[question_id] = (now + rules.pool_ttl, pools)
-        return pools
+        if cached is not None:
+            expires, pools = cached
+            if now < expires:
+                return pools
+            if now < expires + 10 * rules.pool_ttl:
+                if question_id not in _REFRESHING:
+                    _REFRESHING.add(question_id)
+                    eventlet.spawn_n(self._refresh_pools, self.db, question_id, rules)
+                return pools
+        return _read_pools(session, question_id, rules)
+
+    @staticmethod
+    def _refresh_pools(db, question_id, rules):
+        try:
+            with db() as uow:
+                _read_pools(uow.session, question_id, rules)
+        except Exception as exc:  # the stale pools serve until the next try
+            log.warning("sequence pools of question %s not refreshed: %s", question_id, exc)
+        finally:
+            _REFRESHING.discard(question_id)
 
     @rpc(expected_exceptions=ERRORS)
     def proposal_keys(self, session_id, proposal_ids):

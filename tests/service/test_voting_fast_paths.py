@@ -95,3 +95,35 @@ def test_remove_vote_recounts_and_an_unknown_proposal_is_not_found(services, rpc
     with pytest.raises(RemoteError) as err:
         rpc.voting.vote(v, p["id"], {"key": "agree", "qualifications": ["noWay"]})
     assert err.value.exc_type == "ValidationFailed" and "qualifications" in str(err.value)
+
+
+@pytest.fixture
+def quick_pools(run_service):
+    run_service(ProposalsService)
+    run_service(VotingService, {"VOTE_KEY_SECRET": SECRET, "VOTING": {"sequence": {"pool_ttl": 0.3}}})
+
+
+def test_stale_pools_are_served_then_refreshed_in_the_background(quick_pools, rpc, db_urls):
+    question = _question(rpc)
+    first = _accepted(rpc, question, author="bg-1")
+    assert [i["proposal_id"] for i in rpc.voting.sequence(question["id"], voter())["items"]] == [first["id"]]
+    # a proposal appears without this process handling its event (as when another voting
+    # process handled it): only the pools' age can bring it in
+    engine = sa.create_engine(db_urls["voting"])
+    hidden = str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO proposals (id, question_id, author_id, status, status_at, created_at, keywords, counts, "
+            "votes_all, votes_trusted, votes_sequence, top_score, top_score_lb, controversy_lb, zone) "
+            "SELECT :id, question_id, 'bg-2', status, status_at, created_at, keywords, counts, 0, 0, 0, top_score, "
+            "top_score_lb, controversy_lb, zone FROM proposals WHERE id = :first"), {"id": hidden, "first": first["id"]})
+    engine.dispose()
+    import time
+    time.sleep(0.4)  # the pools are stale now: served once more, refreshed meanwhile
+    assert hidden not in {i["proposal_id"] for i in rpc.voting.sequence(question["id"], voter())["items"]}
+    deadline = time.monotonic() + 5
+    seen = False
+    while time.monotonic() < deadline and not seen:
+        seen = hidden in {i["proposal_id"] for i in rpc.voting.sequence(question["id"], voter())["items"]}
+        time.sleep(0.05)
+    assert seen
