@@ -94,7 +94,8 @@ class Database(DependencyProvider):
                     log.warning("outbox purge for %s failed: %s", self.service, exc)
             self._wake = Event()  # fresh before scanning, so a wake-up during the scan is not lost
             try:
-                while self._running and self.relay.relay_batch():
+                # a short batch means the outbox is drained: no empty scan after every wake-up
+                while self._running and self.relay.relay_batch() >= self.relay.batch_size:
                     pass
                 backoff = 0.0
             except Exception as exc:  # broker or database down: keep the rows, retry with backoff

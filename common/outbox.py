@@ -71,7 +71,7 @@ class OutboxRelay:
         )
         if self.engine.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        sent, failure = 0, None
+        published, failure = [], None
         with self.engine.begin() as conn:
             rows = conn.execute(query).all()
             for row in rows:
@@ -81,11 +81,12 @@ class OutboxRelay:
                     conn.execute(sa.update(t).where(t.c.id == row.id).values(attempts=t.c.attempts + 1))
                     failure = exc
                     break
-                conn.execute(sa.update(t).where(t.c.id == row.id).values(published_at=utcnow()))
-                sent += 1
+                published.append(row.id)
+            if published:  # one statement for the batch, in the transaction that holds the rows
+                conn.execute(sa.update(t).where(t.c.id.in_(published)).values(published_at=utcnow()))
         if failure is not None:
             raise failure
-        return sent
+        return len(published)
 
     def purge(self) -> int:
         cutoff = utcnow() - self.retention

@@ -179,6 +179,7 @@ class RankScore(Schema):
     controversy_lower_bound = fields.Float()
     zone = fields.String()
     votes = fields.Integer()
+    emerged = fields.Boolean(metadata={"description": "the proposal has emerged (MISSION.md rules)"})
 
 
 class ListedProposal(Proposal):

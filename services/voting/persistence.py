@@ -249,7 +249,7 @@ def ranking(session, question_id, sort, limit, offset):
     p = Proposal.__table__
     column = p.c.top_score_lb if sort == "popular" else p.c.controversy_lb
     rows = session.execute(
-        sa.select(p.c.id, p.c.top_score_lb, p.c.controversy_lb, p.c.zone, p.c.votes_trusted)
+        sa.select(p.c.id, p.c.top_score_lb, p.c.controversy_lb, p.c.zone, p.c.votes_trusted, p.c.emerged_at)
         .where(p.c.question_id == question_id, p.c.status == "accepted")
         .order_by(column.desc(), p.c.created_at.desc(), p.c.id).limit(limit).offset(offset)).all()
     total = session.execute(sa.select(QuestionStats.accepted).where(QuestionStats.question_id == question_id)

@@ -64,6 +64,7 @@ class RankedOut(Schema):
     controversy_lower_bound = fields.Float()
     zone = fields.String()
     votes = fields.Integer()
+    emerged = fields.Boolean()  # additive (0.2): a consumer on 0.1 ignores it
 
 
 # -- events --------------------------------------------------------------------------------

@@ -187,6 +187,7 @@ class VotingService(HealthMixin):
             items = [schemas.RankedOut().dump({
                 "proposal_id": r.id, "top_score_lower_bound": round(r.top_score_lb, 6),
                 "controversy_lower_bound": round(r.controversy_lb, 6), "zone": r.zone, "votes": r.votes_trusted,
+                "emerged": r.emerged_at is not None,
             }) for r in rows]
         return {"items": items, "total": total, "page": p["page"], "per_page": p["per_page"], "sort": p["sort"]}
 

@@ -210,6 +210,9 @@ def test_emergence_and_milestones_are_published_exactly_once(services, rpc, even
         lambda e: e["event_type"] == "vote_milestone_reached" and e["data"]["scope"] == "question"))
     assert proposal_milestones == [3, 6] and question_milestones == [4, 8]
     assert rpc.voting.results(proposal["id"])["emerged"] is True
+    other = _accepted(rpc, question, author="not-emerged")
+    ranked = {i["proposal_id"]: i["emerged"] for i in rpc.voting.ranking(question["id"], {"sort": "popular"})["items"]}
+    assert ranked == {proposal["id"]: True, other["id"]: False}
 
 
 def test_anonymous_votes_follow_the_session_into_the_account(services, rpc):

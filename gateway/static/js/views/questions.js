@@ -112,7 +112,6 @@ export async function question({ main, params, query, current }) {
       if (pageNo * page.per_page < page.total) {
         panel.append(h('button', { type: 'button', class: 'button more', onclick: () => run(key, true) }, t('action.more')));
       }
-      if (key === 'popular') markEmerged(page.items, panel);
     } catch (err) {
       panel.replaceChildren(errorBox(err, () => run(key)));
     }
@@ -140,19 +139,7 @@ function proposalItem(p, vote) {
   return h('li', { class: 'proposal', 'data-id': p.id },
     h('p', { class: 'content' }, h('a', { href: `#/p/${p.id}` }, p.content)),
     h('p', { class: 'meta' },
+      score?.emerged ? [badge('emerged', t('proposal.emerged')), ' '] : null,
       score ? [badge(score.zone, t(`zone.${score.zone}`)), ' ', t('question.votes', { n: fmtNumber(score.votes), count: score.votes }), ' '] : null,
       h('span', { class: 'date' }, fmtDate(p.created_at)), ' ', voteBadge(vote)));
-}
-
-/** The listing has no "emerged" flag: ask the results of the consensus ones (few) to mark them. */
-async function markEmerged(items, panel) {
-  const candidates = items.filter((p) => p.score && p.score.zone === 'consensus').slice(0, 10);
-  await Promise.all(candidates.map(async (p) => {
-    try {
-      const results = await api('GET', `/proposals/${enc(p.id)}/results`);
-      if (!results.emerged) return;
-      const meta = panel.querySelector(`li[data-id="${CSS.escape(p.id)}"] .meta`);
-      meta?.prepend(badge('emerged', t('proposal.emerged')), ' ');
-    } catch { /* a badge less */ }
-  }));
 }
