@@ -7,6 +7,7 @@ import uuid
 import pika
 import pytest
 
+from common import testing
 from common.events import make_envelope
 from common.nameko_support import DEAD_LETTER_QUEUE
 from common.rpc_client import RemoteError, pika_parameters
@@ -35,6 +36,15 @@ def _dead_letters(amqp_uri, expected, timeout=20):
         found.append((method.routing_key, props.headers or {}, body))
     connection.close()
     return found
+
+
+@pytest.fixture(scope="module")
+def amqp_uri():
+    """A vhost of its own: this test declares voting's queues with a delivery limit of 3,
+    and a quorum queue's arguments are fixed once declared (a later VotingService with the
+    default 5 would be refused by the broker: PRECONDITION_FAILED)."""
+    with testing.rabbitmq() as uri:
+        yield uri
 
 
 def test_poison_messages_are_dead_lettered_and_good_ones_still_flow(run_service, rpc, amqp_uri):
