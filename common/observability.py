@@ -99,7 +99,7 @@ class Observability(DependencyProvider):
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         started = self.starts.pop(worker_ctx, None)
         entrypoint = worker_ctx.entrypoint
-        kind = type(entrypoint).__name__.lower()
+        kind = _kind(entrypoint)
         outcome = "ok" if exc_info is None else type(exc_info[1]).__name__
         if started is not None:
             ENTRYPOINT_SECONDS.labels(self.service, kind, entrypoint.method_name, outcome).observe(
@@ -110,3 +110,16 @@ class Observability(DependencyProvider):
     def worker_teardown(self, worker_ctx):
         self.starts.pop(worker_ctx, None)
         call_stack.set(None)
+
+
+def _kind(entrypoint) -> str:
+    """rpc, eventhandler, timer...: nameko's entrypoint family, whatever subclass a service
+    uses (``ResilientRpc``, ``ReliableEventHandler``)."""
+    from nameko.events import EventHandler
+    from nameko.rpc import Rpc
+
+    if isinstance(entrypoint, Rpc):
+        return "rpc"
+    if isinstance(entrypoint, EventHandler):
+        return "eventhandler"
+    return type(entrypoint).__name__.lower()
