@@ -12,52 +12,14 @@ from tests.e2e.conftest import platform, client  # noqa: F401  (the running plat
 
 @pytest.fixture(scope="session")
 def smtp():
-    """tests/e2e's SMTP catcher (which `platform` sends mail to), on an OS thread of its own.
-
-    aiosmtpd runs an asyncio loop in a thread; under eventlet that thread is a greenlet of
-    the main OS thread, and asyncio's "running loop" is per OS thread. In a full run
-    tests/e2e's own catcher already runs its loop there, and a second loop cannot start
-    ("another loop is running"). A real thread, whose eventlet hub keeps the server's green
-    thread going, keeps them apart."""
+    """tests/e2e's SMTP catcher (which `platform` sends mail to); tests.smtp runs it on an
+    OS thread of its own, apart from tests/e2e's."""
     from tests.smtp import SmtpServer
 
     server = SmtpServer()
-    try:
-        import eventlet
-        from eventlet import patcher
-    except ImportError:  # pragma: no cover - not monkey-patched: nothing to keep apart
-        server.start()
-        yield server
-        server.stop()
-        return
-    if not patcher.is_monkey_patched("thread"):  # pragma: no cover
-        server.start()
-        yield server
-        server.stop()
-        return
-    real_threading = patcher.original("threading")
-    started, stopping, failures = real_threading.Event(), real_threading.Event(), []
-
-    def serve():
-        try:
-            server.start()
-        except BaseException as exc:  # pragma: no cover - reported below
-            failures.append(exc)
-        started.set()
-        while not stopping.is_set():
-            eventlet.sleep(0.05)  # this thread's hub runs the server's (green) thread
-        server.stop()
-
-    thread = real_threading.Thread(target=serve, name="smtp", daemon=True)
-    thread.start()
-    while not started.is_set():
-        eventlet.sleep(0.02)
-    if failures:
-        raise failures[0]
+    server.start()
     yield server
-    stopping.set()
-    while thread.is_alive():
-        eventlet.sleep(0.02)
+    server.stop()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from common import testing
+from tests.e2e.conftest import RPC_TIMEOUT
 
 pytestmark = pytest.mark.e2e
 
@@ -212,7 +213,7 @@ def test_stopped_service_gives_fast_503_then_recovers(platform, client):
         elapsed = time.monotonic() - started
         assert response.status_code == 503
         assert response.json()["code"] == 503 and response.json()["message"]
-        assert elapsed < 2.0 + 1.5  # never more than the configured RPC timeout (2 s) plus slack
+        assert elapsed < RPC_TIMEOUT + 1.5  # never more than the configured RPC timeout plus slack
         ready = requests.get(f"{platform.url}/readyz", timeout=5)
         assert ready.status_code == 503
         assert ready.json()["services"]["proposals"]["status"] == "unavailable"
