@@ -13,7 +13,9 @@ import logging
 import time
 
 from nameko import config
+from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
+from nameko.rpc import Rpc
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from pythonjsonlogger.json import JsonFormatter
 
@@ -115,9 +117,6 @@ class Observability(DependencyProvider):
 def _kind(entrypoint) -> str:
     """rpc, eventhandler, timer...: nameko's entrypoint family, whatever subclass a service
     uses (``ResilientRpc``, ``ReliableEventHandler``)."""
-    from nameko.events import EventHandler
-    from nameko.rpc import Rpc
-
     if isinstance(entrypoint, Rpc):
         return "rpc"
     if isinstance(entrypoint, EventHandler):

@@ -95,6 +95,18 @@ def postgres():
             container.stop()
 
 
+def wait_until(fetch, timeout=15.0, what="condition", interval=0.1):
+    """Poll ``fetch()`` until it returns something truthy and return it; fail the test
+    naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fetch()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 class EventRecorder:
     """Binds a private queue to ``<source>.events`` and records every event that arrives."""
 

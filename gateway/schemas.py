@@ -17,6 +17,14 @@ class Page(Schema):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
+class PageOut(Schema):
+    """What every paginated answer carries besides its ``items``."""
+
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
 # -- accounts ----------------------------------------------------------------------------
 class RegisterRequest(Schema):
     email = fields.String(required=True, metadata={"example": "claire@example.org"})
@@ -96,11 +104,8 @@ class Country(Schema):
     default_language = fields.String(metadata={"example": "de"})
 
 
-class QuestionPage(Schema):
+class QuestionPage(PageOut):
     items = fields.List(fields.Nested(Question))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 # -- proposals ---------------------------------------------------------------------------
@@ -154,11 +159,8 @@ class MyProposal(Proposal):
     question_title = fields.String()
 
 
-class MyProposalPage(Schema):
+class MyProposalPage(PageOut):
     items = fields.List(fields.Nested(MyProposal))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class ProposalSubmitted(Schema):
@@ -186,13 +188,10 @@ class ListedProposal(Proposal):
     score = fields.Nested(RankScore, metadata={"description": "with sort=popular or controversial"})
 
 
-class ProposalPage(Schema):
+class ProposalPage(PageOut):
     items = fields.List(fields.Nested(ListedProposal))
-    total = fields.Integer()
     total_exact = fields.Boolean(metadata={"description": "false when a search has more matches than it counts "
                                                           "exactly: total is then a lower bound"})
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class AcceptRequest(Schema):
@@ -317,11 +316,8 @@ class ActorFilter(Page):
     q = fields.String()
 
 
-class ActorPage(Schema):
+class ActorPage(PageOut):
     items = fields.List(fields.Nested(Actor))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class TimelineEntry(Schema):
@@ -385,11 +381,8 @@ class CommitmentFilter(Page):
     country = fields.String()
 
 
-class CommitmentPage(Schema):
+class CommitmentPage(PageOut):
     items = fields.List(fields.Nested(Commitment))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 # -- campaigns ----------------------------------------------------------------------------
@@ -442,11 +435,8 @@ class CampaignFilter(Page):
     status = fields.String(validate=validate.OneOf(["active", "closed"]))
 
 
-class CampaignPage(Schema):
+class CampaignPage(PageOut):
     items = fields.List(fields.Nested(Campaign))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class SupportState(Schema):
@@ -486,12 +476,9 @@ class Notification(Schema):
     read_at = fields.String(allow_none=True)
 
 
-class NotificationPage(Schema):
+class NotificationPage(PageOut):
     items = fields.List(fields.Nested(Notification))
-    total = fields.Integer()
     unread_count = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class Preferences(Schema):

@@ -19,6 +19,13 @@ def _rules() -> domain.ProposalRules:
     return domain.ProposalRules.from_mapping(config.get("PROPOSALS"))
 
 
+def _question_or_404(session, id_or_slug) -> store.Question:
+    question = store.question_by_id_or_slug(session, str(id_or_slug))
+    if question is None:
+        raise NotFound(f"question {id_or_slug} not found")
+    return question
+
+
 def _question_out(question: store.Question, now, rules: domain.ProposalRules | None = None) -> dict:
     """A question; with ``rules``, also what a client needs to help proposing on it (the
     language's customary prefix, the length bounds). Events carry the question without them."""
@@ -98,9 +105,7 @@ class ProposalsService(HealthMixin):
     @rpc(expected_exceptions=ERRORS)
     def get_question(self, id_or_slug):
         with self.db() as uow:
-            question = store.question_by_id_or_slug(uow.session, str(id_or_slug))
-            if question is None:
-                raise NotFound(f"question {id_or_slug} not found")
+            question = _question_or_404(uow.session, id_or_slug)
             return _question_out(question, utcnow(), _rules())
 
     @rpc(expected_exceptions=ERRORS)
@@ -121,9 +126,7 @@ class ProposalsService(HealthMixin):
         rules = _rules()
         now = utcnow()
         with self.db() as uow:
-            question = store.question_by_id_or_slug(uow.session, str(question_id))
-            if question is None:
-                raise NotFound(f"question {question_id} not found")
+            question = _question_or_404(uow.session, question_id)
             content = domain.validate_content(body["content"], rules, question.language)
             if domain.question_status(aware(question.starts_at), aware(question.ends_at), now) != "open":
                 raise Conflict("the question is not open for proposals")
@@ -149,9 +152,7 @@ class ProposalsService(HealthMixin):
         body = load(schemas.SimilarIn(), data)
         rules = _rules()
         with self.db() as uow:
-            question = store.question_by_id_or_slug(uow.session, str(question_id))
-            if question is None:
-                raise NotFound(f"question {question_id} not found")
+            question = _question_or_404(uow.session, question_id)
             content = domain.validate_content(body["content"], rules, question.language)
             visible, hidden = store.similar_clauses(who.user_id, domain.can_moderate(who, question.id))
             found = store.similar_proposals(
@@ -178,9 +179,7 @@ class ProposalsService(HealthMixin):
         with self.db() as uow:
             question_id = None
             if p["question"]:
-                question = store.question_by_id_or_slug(uow.session, p["question"])
-                if question is None:
-                    raise NotFound(f"question {p['question']} not found")
+                question = _question_or_404(uow.session, p["question"])
                 question_id = question.id
             rows, total = store.proposals_by_author(uow.session, who.user_id, p["status"], question_id, limit, offset)
             items = [dict(_proposal_out(proposal), question_slug=slug, question_title=title)
@@ -215,9 +214,7 @@ class ProposalsService(HealthMixin):
         p = load(schemas.ProposalListIn(), params)
         limit, offset = _page(p)
         with self.db() as uow:
-            question = store.question_by_id_or_slug(uow.session, str(question_id))
-            if question is None:
-                raise NotFound(f"question {question_id} not found")
+            question = _question_or_404(uow.session, question_id)
             settings = config.get("PROPOSALS") or {}
             rows, total, exact = store.list_accepted(
                 uow.session, question, (p["q"] or "").strip() or None, limit, offset,

@@ -2,14 +2,15 @@
 vote-then-signup journey, a proposal from submission through moderation to the list, a
 campaign and a commitment's status change appearing live on an actor page; phone and
 desktop sizes, French / German / English, basic accessibility, the 503 retry path."""
+import functools
 import os
 import re
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from common import testing
 from tests.browser.screens import CHROMIUM, DESKTOP, PHONE, screenshot
 
 if not os.path.exists(CHROMIUM):
@@ -30,14 +31,7 @@ TEXTS = ["Il faut planter des arbres dans les cours d'école", "Il faut rendre l
          "Il faut limiter la vitesse à 30 km/h dans les centres-villes", "Il faut ouvrir les cours d'école le week-end"]
 
 
-def _wait(fn, timeout=20, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+_wait = functools.partial(testing.wait_until, timeout=20, interval=0.1)
 
 
 def _email():

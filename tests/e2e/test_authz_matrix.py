@@ -49,6 +49,7 @@ operations; 403 a logged-in role the rule excludes; 404 what the caller may not 
 Mutating cases do not disturb the others: moderation acts on a fresh pending proposal,
 a rating on a fresh commitment, a vote is removed right after it is cast, logins run on
 a session of their own, officials answer "decline" (which may be revised)."""
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ from typing import Callable
 import pytest
 import requests
 
+from common import testing
 from common import tokens
 from common.rpc_client import RpcClient
 from tests.e2e.conftest import Client
@@ -88,14 +90,7 @@ def only(allowed, status, otherwise=403):
 
 
 # -- the world the rows act on, built once --------------------------------------------------
-def _wait(fn, timeout=60, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+_wait = functools.partial(testing.wait_until, timeout=60, interval=0.2)
 
 
 def _ok(response, status):

@@ -1,9 +1,9 @@
 """Issue 4 end to end: a proposal emerges, a citizen starts a campaign targeting two
 actors, supporters join, a milestone interpellates the targets, one official commits and
 the other declines, an editor rates the commitment, and an SSE client sees it all live."""
+import functools
 import subprocess
 import sys
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -26,14 +26,7 @@ def _grant(platform, email, role, questions="", actor=None):
     assert result.returncode == 0, result.stderr
 
 
-def _wait(fn, timeout=15, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+_wait = functools.partial(testing.wait_until, timeout=15, interval=0.1)
 
 
 @pytest.fixture(scope="module")

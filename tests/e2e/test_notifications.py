@@ -1,6 +1,7 @@
 """Notifications end to end: real services, the gateway, and a real SMTP server in the
 test process. A refusal mail in French, a digest in German, the unsubscribe link, a
 redelivered event, SMTP down then up."""
+import functools
 import json
 import time
 import uuid
@@ -19,14 +20,7 @@ from tests.e2e.test_journey import _grant
 pytestmark = pytest.mark.e2e
 
 
-def _wait(fn, timeout=20, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+_wait = functools.partial(testing.wait_until, timeout=20, interval=0.1)
 
 
 def _token(mail):

@@ -1,6 +1,7 @@
 """Lobbying on the real broker and PostgreSQL, with the real proposals, voting and
 commitments services around it: emergence arrives as an event, targets are checked by
 RPC, a commitment comes back through official_committed."""
+import functools
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -8,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from common import testing
 from common.rpc_client import RemoteError
 from services.commitments.service import CommitmentsService
 from services.lobbying.service import LobbyingService
@@ -27,14 +29,7 @@ def platform(run_service):
     run_service(LobbyingService, {"LOBBYING": {"absolute_milestones": [2, 100], "goal_fractions": [0.33, 0.66]}})
 
 
-def _wait(fn, timeout=10, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = fn()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+_wait = functools.partial(testing.wait_until, timeout=10, interval=0.05)
 
 
 def _actor(rpc, country="FR", level="national", name=None):

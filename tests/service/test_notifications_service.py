@@ -3,6 +3,7 @@
 published with pika on the source services' exchanges, like their outbox relays do; the
 recipients of fan-outs come from small nameko services named like the real ones
 ("voting", "lobbying", "proposals"), serving in-memory lists over the real bus."""
+import functools
 import json
 import os
 import time
@@ -16,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from nameko.rpc import rpc
 
+from common import testing
 from common.config import derive_database_url, sqlalchemy_url
 from common.events import make_envelope
 from common.migrations import upgrade
@@ -109,14 +111,7 @@ def publish(amqp_uri, source, event_type, data=None, envelope=None, timeout=10.0
         connection.close()
 
 
-def wait(fetch, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fetch()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+wait = functools.partial(testing.wait_until, timeout=15.0, interval=0.05)
 
 
 def scalar(db, sql, **params):
