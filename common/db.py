@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from common import config as settings
 from common.events import make_envelope, processed_events_table, first_delivery
-from common.outbox import add_to_outbox, outbox_table
+from common.outbox import outbox_row, outbox_table, write_outbox
 
 log = logging.getLogger(__name__)
 _green_lock = threading.Lock()
@@ -66,7 +66,10 @@ class UnitOfWork:
 
     Use as ``with db() as uow: uow.session...; uow.emit("thing_happened", {...})``.
     Commits on success, rolls back on any exception; the relay is woken after a commit
-    that carried events.
+    that carried events. The events emitted are inserted together just before the commit
+    (one statement however many there are, in emission order), or with the next ``flush``.
+    An event emitted inside a savepoint that is then rolled back is still written: emit
+    after the savepoint.
     """
 
     def __init__(self, session_factory, source, outbox, processed, on_events=None, headers=None):
@@ -78,16 +81,23 @@ class UnitOfWork:
         self._headers = headers or {}
         self.session = None
         self.events = []
+        self._rows = []
 
     def __enter__(self):
         self.session = self._session_factory()
         self.events = []
+        self._rows = []
         return self
 
     def __exit__(self, exc_type, exc, tb):
         try:
             if exc_type is None:
-                self.session.commit()
+                try:
+                    self.flush()
+                    self.session.commit()
+                except BaseException:
+                    self.session.rollback()
+                    raise
             else:
                 self.session.rollback()
         finally:
@@ -98,9 +108,14 @@ class UnitOfWork:
 
     def emit(self, event_type: str, data: dict) -> dict:
         envelope = make_envelope(self.source, event_type, data)
-        add_to_outbox(self.session, self._outbox, envelope, self._headers)
+        self._rows.append(outbox_row(envelope, self._headers))
         self.events.append(envelope)
         return envelope
+
+    def flush(self) -> None:
+        """Write the events emitted so far to the outbox (the commit does it anyway)."""
+        rows, self._rows = self._rows, []
+        write_outbox(self.session, self._outbox, rows)
 
     def first_delivery(self, event_id: str, handler: str) -> bool:
         return first_delivery(self.session, self._processed, event_id, handler)

@@ -30,6 +30,8 @@ EVENTS_HANDLED = Counter("civic_events_handled_total", "Events handled", ["servi
 OUTBOX_PENDING = Gauge("civic_outbox_pending", "Events written but not yet relayed", ["service"])
 QUEUE_DEPTH = Gauge("civic_rpc_queue_messages", "Messages waiting in the service's RPC queue", ["service"])
 VOTES = Counter("civic_votes_total", "Votes by what they did", ["action", "trusted"])
+VOTE_BATCH_SIZE = Histogram("civic_vote_batch_size", "Votes per vote_batch call (one transaction)",
+                            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 200))
 
 
 class ContextFilter(logging.Filter):

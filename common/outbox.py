@@ -35,18 +35,20 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
+def outbox_row(envelope: dict, headers: dict | None = None) -> dict:
+    return {"event_id": envelope["event_id"], "source": envelope["source"], "event_type": envelope["event_type"],
+            "payload": json.dumps(envelope), "headers": json.dumps(headers or {}), "created_at": utcnow(),
+            "attempts": 0}
+
+
 def add_to_outbox(session, table: sa.Table, envelope: dict, headers: dict | None = None) -> None:
-    session.execute(
-        table.insert().values(
-            event_id=envelope["event_id"],
-            source=envelope["source"],
-            event_type=envelope["event_type"],
-            payload=json.dumps(envelope),
-            headers=json.dumps(headers or {}),
-            created_at=utcnow(),
-            attempts=0,
-        )
-    )
+    write_outbox(session, table, [outbox_row(envelope, headers)])
+
+
+def write_outbox(session, table: sa.Table, rows: list) -> None:
+    """Insert outbox rows (``outbox_row``) in one statement, in order (ids follow it)."""
+    if rows:
+        session.connection().execute(table.insert(), rows)
 
 
 class OutboxRelay:

@@ -1,5 +1,6 @@
 """flask-smorest Blueprint whose bad input is a 400 naming the field (webargs says 422)."""
 import flask_smorest
+import marshmallow as ma
 from webargs.flaskparser import FlaskParser
 
 
@@ -9,6 +10,20 @@ class Parser(FlaskParser):
 
     DEFAULT_VALIDATION_STATUS = 400
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": "raise", "querystring": "raise"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._schemas: dict = {}
+
+    def _get_schema(self, argmap, req):
+        """One instance per schema class, built once: webargs would build (and deep-copy
+        the fields of) a new one on every request. Loading keeps no state on the schema."""
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                schema = self._schemas[argmap] = argmap()
+            return schema
+        return super()._get_schema(argmap, req)
 
 
 class Blueprint(flask_smorest.Blueprint):

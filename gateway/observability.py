@@ -13,6 +13,8 @@ REQUEST_SECONDS = Histogram("civic_gateway_request_seconds", "HTTP requests", ["
                             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 RPC_SECONDS = Histogram("civic_gateway_rpc_seconds", "RPC calls from the gateway", ["service", "method", "outcome"],
                         buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+BATCH_SIZE = Histogram("civic_gateway_rpc_batch_size", "Items per batched RPC call", ["service", "method"],
+                       buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 access = logging.getLogger("civic.access")
 
 

@@ -21,21 +21,28 @@ class RateLimiter:
 
     def hit(self, key: str, limit: int, window: int) -> int:
         """Count one hit; returns seconds to wait (0 when allowed)."""
+        return self.hit_many([(key, limit)], window)
+
+    def hit_many(self, limits, window: int) -> int:
+        """Count one hit on each ``(key, limit)`` in one round trip to Redis (a plain
+        pipeline: INCR and EXPIRE per key, no MULTI/EXEC, each command is atomic on its
+        own); returns the seconds to wait (0 when every limit allows it)."""
         if time.monotonic() < self._down_until:
             return 0
         now = time.time()
         bucket = int(now // window)
-        name = f"rl:{key}:{bucket}"
         try:
-            pipe = self.client.pipeline()
-            pipe.incr(name)
-            pipe.expire(name, window + 1)
-            count = pipe.execute()[0]
+            pipe = self.client.pipeline(transaction=False)
+            for key, _ in limits:
+                name = f"rl:{key}:{bucket}"
+                pipe.incr(name)
+                pipe.expire(name, window + 1)
+            replies = pipe.execute()
         except redis.RedisError as exc:
             log.warning("rate limiter unavailable (%s); letting requests through for 5 s", exc)
             self._down_until = time.monotonic() + 5
             return 0
-        if count > limit:
+        if any(count > limit for count, (_, limit) in zip(replies[::2], limits)):
             return max(1, int((bucket + 1) * window - now) + 1)
         return 0
 
@@ -57,10 +64,7 @@ def limit_votes(voter_key: str) -> None:
         return
     cfg = current_app.config
     window = cfg["VOTE_RATE_WINDOW"]
-    waits = [
-        limiter.hit(f"vote:voter:{voter_key}", cfg["VOTE_RATE_PER_VOTER"], window),
-        limiter.hit(f"vote:ip:{client_ip()}", cfg["VOTE_RATE_PER_IP"], window),
-    ]
-    wait = max(waits)
+    wait = limiter.hit_many([(f"vote:voter:{voter_key}", cfg["VOTE_RATE_PER_VOTER"]),
+                             (f"vote:ip:{client_ip()}", cfg["VOTE_RATE_PER_IP"])], window)
     if wait:
         abort(429, message=f"too many votes; try again in {wait} s", headers={"Retry-After": str(wait)})

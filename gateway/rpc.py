@@ -1,13 +1,18 @@
-"""The gateway's single pooled RPC client (see common.rpc_client) and the call helper
+"""The gateway's single pooled RPC client (see common.rpc_client) and the call helpers
 every view uses: remote errors become 400/401/403/404/409/429, an unavailable or slow
-service becomes 503."""
+service becomes 503. ``call_batched``: the same for a call that may ride in a batch
+(gateway/batching.py)."""
+import threading
 import time
 
 from flask import current_app, g
 
 from common.rpc_client import RemoteError, RpcClient, ServiceUnavailable
+from gateway.batching import BatchCaller, RetryAlone
 from gateway.errors import remote_to_http, unavailable_to_http
-from gateway.observability import RPC_SECONDS
+from gateway.observability import BATCH_SIZE, RPC_SECONDS
+
+_batchers_lock = threading.Lock()
 
 
 def init_rpc(app):
@@ -35,3 +40,46 @@ def call(service: str, method: str, *args, **kwargs):
         unavailable_to_http(exc)
     finally:
         RPC_SECONDS.labels(service, method, outcome).observe(time.perf_counter() - started)
+
+
+def _observe_batch(service, method):
+    def observe(outcome, seconds, size):
+        RPC_SECONDS.labels(service, method, outcome).observe(seconds)
+        BATCH_SIZE.labels(service, method).observe(size)
+    return observe
+
+
+def batcher(service: str, method: str) -> BatchCaller | None:
+    """The app's batch caller of ``service.method`` (made on first use, over the app's
+    RPC client); None when batching is off (``RPC_BATCH_MAX`` <= 1) or paused."""
+    app = current_app
+    if app.config["RPC_BATCH_MAX"] <= 1:
+        return None
+    batchers = app.extensions.setdefault("batchers", {})
+    found = batchers.get((service, method))
+    if found is None:
+        with _batchers_lock:
+            found = batchers.get((service, method))
+            if found is None:
+                found = batchers[(service, method)] = BatchCaller(
+                    rpc(), service, method, max_batch=app.config["RPC_BATCH_MAX"],
+                    flushers=app.config["RPC_BATCH_FLUSHERS"], timeout=app.config["RPC_TIMEOUT"],
+                    observe=_observe_batch(service, method))
+    return found if found.enabled else None
+
+
+def call_batched(service: str, batch_method: str, item: dict, single):
+    """``item``'s outcome from ``service.batch_method`` (coalesced with concurrent
+    requests), mapped to HTTP like ``call``; ``single()`` (the plain call) when batching is
+    off or the batch failed as a whole."""
+    caller = batcher(service, batch_method)
+    if caller is None:
+        return single()
+    try:
+        return caller.call(item)
+    except RetryAlone:
+        return single()
+    except RemoteError as exc:
+        remote_to_http(exc)
+    except ServiceUnavailable as exc:
+        unavailable_to_http(exc)

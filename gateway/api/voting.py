@@ -5,7 +5,7 @@ from gateway import schemas
 from gateway.auth import caller
 from gateway.blueprint import Blueprint
 from gateway.ratelimit import limit_votes
-from gateway.rpc import call
+from gateway.rpc import call, call_batched
 
 blp = Blueprint("voting", __name__, url_prefix="/api/v1", description="Votes, results and the voting sequence")
 
@@ -26,7 +26,8 @@ def vote(body, proposal_id):
     """Agree, disagree or neutral (+ qualifications), logged in or anonymous"""
     v = voter()
     limit_votes(v["user_id"] or v["session_id"])
-    return call("voting", "vote", v, proposal_id, body)
+    return call_batched("voting", "vote_batch", {"voter": v, "proposal_id": proposal_id, "data": body},
+                        single=lambda: call("voting", "vote", v, proposal_id, body))
 
 
 @blp.delete("/proposals/<proposal_id>/vote")

@@ -3,6 +3,8 @@ from marshmallow import Schema, fields, validate
 
 from services.voting.scoring import KEYS
 
+VOTE_BATCH_MAX = 200  # votes per vote_batch call
+
 
 class VoterIn(Schema):
     """Who votes: a logged-in user (user_id) or an anonymous session; the session id is
@@ -16,6 +18,24 @@ class VoteIn(Schema):
     key = fields.String(required=True, validate=validate.OneOf(KEYS))
     qualifications = fields.List(fields.String(), load_default=list)
     proposal_key = fields.String(load_default=None, allow_none=True)
+
+
+class VoteBatchItem(Schema):
+    voter = fields.Dict(required=True, metadata={"description": "VoterIn"})
+    proposal_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    data = fields.Dict(required=True, metadata={"description": "VoteIn"})
+
+
+class VoteBatchIn(Schema):
+    votes = fields.List(fields.Nested(VoteBatchItem), required=True,
+                        validate=validate.Length(min=1, max=VOTE_BATCH_MAX))
+
+
+class VoteOutcome(Schema):
+    """One vote of a batch: its result, or the error a single ``vote`` call would raise."""
+
+    result = fields.Nested(lambda: VoteOut(), allow_none=True)
+    error = fields.Dict(allow_none=True, metadata={"description": "{exc_type, value, exc_args}"})
 
 
 class RankingIn(Schema):

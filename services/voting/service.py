@@ -4,15 +4,17 @@ import logging
 import random
 import time
 from datetime import datetime
+from typing import NamedTuple
 
 import eventlet
 from nameko import config
+from nameko.exceptions import serialize
 from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outage
 
 from common import config as settings
 from common.errors import EXPECTED, Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from common.nameko_support import Database, HealthMixin, ServiceRpc, load, reliable_handler
-from common.observability import VOTES
+from common.observability import VOTE_BATCH_SIZE, VOTES
 from common.rpc_client import RemoteError, ServiceUnavailable as RpcUnavailable
 from services.voting import domain, persistence as store, schemas, scoring, sequence
 from services.voting.persistence import aware, utcnow
@@ -21,7 +23,7 @@ ERRORS = EXPECTED + (domain.DomainError,)
 log = logging.getLogger(__name__)
 # marshmallow schemas are reusable: built once, not per call
 _VOTER_IN, _VOTE_IN, _RANKING_IN = schemas.VoterIn(), schemas.VoteIn(), schemas.RankingIn()
-_VOTE_OUT, _VOTE_EVENT = schemas.VoteOut(), schemas.VoteEvent()
+_VOTE_OUT, _VOTE_EVENT, _VOTE_BATCH_IN = schemas.VoteOut(), schemas.VoteEvent(), schemas.VoteBatchIn()
 
 
 def _rules() -> domain.VotingRules:
@@ -39,6 +41,27 @@ def _secret() -> str:
 def _voter(data) -> tuple[str, dict]:
     v = load(_VOTER_IN, data)
     return (f"u:{v['user_id']}" if v["user_id"] else f"s:{v['session_id']}"), v
+
+
+class _VoteRequest(NamedTuple):
+    """A vote checked for everything that needs no database."""
+
+    voter_id: str
+    user_id: str | None
+    proposal_id: str
+    key: str
+    qualifications: tuple
+    trusted: bool
+    from_sequence: bool
+
+
+def _prepare_vote(voter, proposal_id, data) -> _VoteRequest:
+    voter_id, who = _voter(voter)
+    body = load(_VOTE_IN, data)
+    key, qualifications = domain.validate_vote(body["key"], body["qualifications"])
+    trusted, from_sequence = domain.check_proposal_key(_secret(), body["proposal_key"], str(proposal_id),
+                                                       who["session_id"])
+    return _VoteRequest(voter_id, who["user_id"], str(proposal_id), key, qualifications, trusted, from_sequence)
 
 
 def _parse_time(value):
@@ -112,27 +135,58 @@ class VotingService(HealthMixin):
     def vote(self, voter, proposal_id, data):
         """Cast, change or qualify a vote. Same key again: no change (qualifications are
         set); another key: replaces the vote and drops its qualifications."""
-        voter_id, who = _voter(voter)
-        body = load(_VOTE_IN, data)
-        key, qualifications = domain.validate_vote(body["key"], body["qualifications"])
-        trusted, from_sequence = domain.check_proposal_key(_secret(), body["proposal_key"], str(proposal_id),
-                                                           who["session_id"])
-        rules = _rules()
+        ballot = _prepare_vote(voter, proposal_id, data)
         with self.db() as uow:
-            state, question = self._votable(uow.session, str(proposal_id), voter_id)
-            previous = _ballot(state.v_key, state.v_qualifications, state.v_trusted, state.v_sequence)
-            ballot, action = domain.resolve_vote(previous, key, qualifications, trusted, from_sequence)
-            VOTES.labels(action, str(ballot.trusted).lower()).inc()
-            if action != "unchanged":
-                self._change(uow, state, question, voter_id, who["user_id"], previous, ballot, rules)
-                event = "vote_cast" if action == "cast" else "vote_changed"
-                uow.emit(event, _VOTE_EVENT.dump({
-                    "proposal_id": state.id, "question_id": state.question_id, "user_id": who["user_id"],
-                    "key": ballot.key, "previous_key": previous.key if previous else None,
-                    "qualifications": list(ballot.qualifications), "trusted": ballot.trusted}))
-            return _VOTE_OUT.dump({"proposal_id": state.id, "key": ballot.key,
-                                   "qualifications": list(ballot.qualifications),
-                                   "trusted": ballot.trusted, "action": action})
+            return self._cast(uow, ballot, _rules())
+
+    @rpc(expected_exceptions=ERRORS)
+    def vote_batch(self, votes):
+        """Several votes (of any voters, in arrival order) in one transaction: what the
+        gateway sends when votes arrive faster than single calls return. Each vote is
+        decided exactly as ``vote`` decides it; its outcome is ``{"result": VoteOut}`` or
+        ``{"error": {exc_type, value, exc_args}}`` (a refused vote writes nothing and does
+        not affect the others). Proposals are locked in id order and the questions'
+        counters updated once per question at the end, in question order, so concurrent
+        batches and single votes never deadlock. An unexpected failure (database down)
+        fails the whole batch: nothing of it is written."""
+        items = load(_VOTE_BATCH_IN, {"votes": votes})["votes"]
+        outcomes: list = [None] * len(items)
+        prepared = []
+        for i, item in enumerate(items):
+            try:
+                prepared.append((i, _prepare_vote(item["voter"], item["proposal_id"], item["data"])))
+            except ERRORS as exc:
+                outcomes[i] = {"error": serialize(exc)}
+        prepared.sort(key=lambda p: p[1].proposal_id)  # stable: one voter's repeats keep their order
+        rules, counters = _rules(), {}
+        with self.db() as uow:
+            for i, ballot in prepared:
+                try:
+                    outcomes[i] = {"result": self._cast(uow, ballot, rules, counters)}
+                except ERRORS as exc:  # raised before this vote wrote anything
+                    outcomes[i] = {"error": serialize(exc)}
+            for question_id in sorted(counters):
+                self._count_question_votes(uow, question_id, *counters[question_id])
+        VOTE_BATCH_SIZE.observe(len(items))
+        return outcomes
+
+    def _cast(self, uow, v: "_VoteRequest", rules, counters=None) -> dict:
+        """Decide and write one prepared vote (the caller's transaction). ``counters``: see
+        ``_change``."""
+        state, question = self._votable(uow.session, v.proposal_id, v.voter_id)
+        previous = _ballot(state.v_key, state.v_qualifications, state.v_trusted, state.v_sequence)
+        ballot, action = domain.resolve_vote(previous, v.key, v.qualifications, v.trusted, v.from_sequence)
+        VOTES.labels(action, str(ballot.trusted).lower()).inc()
+        if action != "unchanged":
+            self._change(uow, state, question, v.voter_id, v.user_id, previous, ballot, rules, counters)
+            event = "vote_cast" if action == "cast" else "vote_changed"
+            uow.emit(event, _VOTE_EVENT.dump({
+                "proposal_id": state.id, "question_id": state.question_id, "user_id": v.user_id,
+                "key": ballot.key, "previous_key": previous.key if previous else None,
+                "qualifications": list(ballot.qualifications), "trusted": ballot.trusted}))
+        return _VOTE_OUT.dump({"proposal_id": state.id, "key": ballot.key,
+                               "qualifications": list(ballot.qualifications),
+                               "trusted": ballot.trusted, "action": action})
 
     @rpc(expected_exceptions=ERRORS)
     def remove_vote(self, voter, proposal_id):
@@ -372,10 +426,13 @@ class VotingService(HealthMixin):
             raise Conflict("the question is not open for votes")
         return state, question
 
-    def _change(self, uow, state, question, voter_id, user_id, previous, ballot, rules):
+    def _change(self, uow, state, question, voter_id, user_id, previous, ballot, rules, counters=None):
         """Write a vote change (``ballot`` None: the vote is deleted) with the proposal's
         new counts and scores (the proposal row is locked); publish emergence and
-        milestones. ``question``: the ORM question when ``state`` did not carry it."""
+        milestones. ``question``: the ORM question when ``state`` did not carry it.
+        ``counters``: None to update the question's vote counter now (in the same round
+        trip); a dict to add the change to ``counters[question_id]`` instead, for the caller
+        to apply with ``_count_question_votes`` (a batch: once per question, at the end)."""
         delta = domain.count_delta(previous, ballot)
         counts = {level: dict(items) for level, items in (state.counts or store.empty_counts()).items()}
         for (level, item), change in delta.items():
@@ -401,8 +458,12 @@ class VotingService(HealthMixin):
         if ballot is not None:
             params.update(key=ballot.key, quals=list(ballot.qualifications), trusted=ballot.trusted,
                           seq=ballot.sequence, now=utcnow())
+        deferred = counters is not None
         total = store.write_vote(uow.session, vote_op=vote_op, params=params, proposal_values=values,
-                                 counter_delta=trusted_change, want_total=bool(targets))
+                                 counter_delta=0 if deferred else trusted_change,
+                                 want_total=bool(targets) and not deferred)
+        if deferred and trusted_change:
+            counters.setdefault(state.question_id, [0, targets, votes_target])[0] += trusted_change
         if emerged:
             uow.emit("proposal_emerged", schemas.ProposalEmerged().dump({
                 "proposal_id": state.id, "question_id": state.question_id, "author_id": state.author_id,
@@ -415,8 +476,20 @@ class VotingService(HealthMixin):
                     "scope": "proposal", "question_id": state.question_id, "proposal_id": state.id,
                     "milestone": milestone, "votes": after_trusted, "votes_target": None}))
         if total is not None:
-            for milestone in domain.crossed(total - trusted_change, total, targets):
-                if store.record_milestone(uow.session, "question", state.question_id, milestone):
-                    uow.emit("vote_milestone_reached", schemas.VoteMilestoneReached().dump({
-                        "scope": "question", "question_id": state.question_id, "proposal_id": None,
-                        "milestone": milestone, "votes": total, "votes_target": votes_target}))
+            self._question_milestones(uow, state.question_id, total - trusted_change, total, targets, votes_target)
+
+    def _count_question_votes(self, uow, question_id, delta, targets, votes_target):
+        """Add a batch's trusted votes to the question's counter; publish the question
+        milestones the batch crossed."""
+        if not delta:
+            return
+        total = store.add_question_votes(uow.session, question_id, delta)
+        self._question_milestones(uow, question_id, total - delta, total, targets, votes_target)
+
+    @staticmethod
+    def _question_milestones(uow, question_id, before, total, targets, votes_target):
+        for milestone in domain.crossed(before, total, targets):
+            if store.record_milestone(uow.session, "question", question_id, milestone):
+                uow.emit("vote_milestone_reached", schemas.VoteMilestoneReached().dump({
+                    "scope": "question", "question_id": question_id, "proposal_id": None,
+                    "milestone": milestone, "votes": total, "votes_target": votes_target}))

@@ -165,3 +165,42 @@ def test_vote_flooding_gets_429(ballot, client):
     limited = flooder.put(f"/proposals/{target['id']}/vote", json={"key": "agree"})
     assert int(limited.headers["Retry-After"]) >= 1 and "too many votes" in limited.json()["message"]
     assert client().put(f"/proposals/{target['id']}/vote", json={"key": "agree"}).status_code == 200
+
+
+def _batched_votes(platform) -> tuple[float, float]:
+    """(votes carried by voting.vote_batch, batch calls) so far, from the gateway's metrics."""
+    import re
+
+    import requests
+
+    text = requests.get(f"{platform.url}/metrics", timeout=5).text
+    values = {}
+    for suffix in ("sum", "count"):
+        m = re.search(rf'^civic_gateway_rpc_batch_size_{suffix}{{method="vote_batch",service="voting"}} (\S+)$',
+                      text, re.M)
+        values[suffix] = float(m.group(1)) if m else 0.0
+    return values["sum"], values["count"]
+
+
+def test_concurrent_votes_ride_in_batches_and_each_is_decided_alone(ballot, client, platform):
+    """Votes arriving together go to voting in batches (gateway/batching.py): each voter
+    still gets their own answer and error, and every vote is counted once."""
+    targets = ballot["proposals"][7:10]
+    voters = [client() for _ in range(45)]
+    before = {t["id"]: client().get(f"/proposals/{t['id']}/results").json()["votes"]["all"] for t in targets}
+    carried_before, _ = _batched_votes(platform)
+
+    def vote(i):
+        body = {"key": "agree"} if i % 15 else {"key": "agree", "qualifications": ["noWay"]}  # 3 invalid
+        return voters[i].put(f"/proposals/{targets[i % 3]['id']}/vote", json=body)
+
+    with ThreadPoolExecutor(max_workers=45) as pool:
+        responses = list(pool.map(vote, range(45)))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == 42 and [statuses[i] for i in (0, 15, 30)] == [400] * 3
+    assert all("qualifications" in responses[i].json()["errors"]["json"] for i in (0, 15, 30))
+    assert all(r.json()["action"] == "cast" for r in responses if r.status_code == 200)
+    after = {t["id"]: client().get(f"/proposals/{t['id']}/results").json()["votes"]["all"] for t in targets}
+    assert [after[t["id"]] - before[t["id"]] for t in targets] == [12, 15, 15]  # the 3 invalid were on the first
+    carried, _ = _batched_votes(platform)
+    assert carried - carried_before == 45  # every vote went through vote_batch

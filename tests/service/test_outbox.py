@@ -405,3 +405,44 @@ def test_add_to_outbox_without_headers_stores_an_empty_object(db):
     with db.unit_of_work() as uow:
         add_to_outbox(uow.session, db.outbox, make_envelope("outboxtest", "bare", {}))
     assert json.loads(rows(db)[0].headers) == {}
+
+
+def test_a_unit_of_work_writes_its_events_together_in_emission_order(db):
+    statements = []
+
+    def count_inserts(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+            statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count_inserts)
+    try:
+        with db.unit_of_work() as uow:
+            uow.session.execute(WIDGETS.insert().values(id=1, name="w"))
+            emitted = [uow.emit("widget_made", {"n": n})["event_id"] for n in range(5)]
+            assert rows(db) == []  # nothing visible before the commit
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count_inserts)
+    assert len(statements) == 1
+    assert [r.event_id for r in sorted(rows(db), key=lambda r: r.id)] == emitted
+
+
+def test_events_of_a_failed_unit_of_work_are_not_written(db):
+    with pytest.raises(sa.exc.IntegrityError):
+        with db.unit_of_work() as uow:
+            uow.session.execute(WIDGETS.insert().values(id=1, name="w"))
+            uow.emit("widget_made", {})
+            uow.session.execute(WIDGETS.insert().values(id=1, name="again"))  # duplicate key
+    assert rows(db) == []
+    assert count(db, WIDGETS) == 0
+
+
+def test_an_outbox_write_failing_at_commit_rolls_the_change_back(db):
+    with db.unit_of_work() as uow:
+        first = uow.emit("widget_made", {})
+    with pytest.raises(sa.exc.IntegrityError):
+        with db.unit_of_work() as uow:
+            uow.session.execute(WIDGETS.insert().values(id=1, name="w"))
+            uow.emit("widget_made", {})
+            uow._rows[-1]["event_id"] = first["event_id"]  # an id already in the outbox: unique violation
+    assert [r.event_id for r in rows(db)] == [first["event_id"]]
+    assert count(db, WIDGETS) == 0

@@ -264,3 +264,84 @@ def test_voters_pages_logged_in_agreeing_voters(services, rpc):
     with pytest.raises(RemoteError) as err:
         rpc.voting.voters(proposal["id"], "maybe")
     assert err.value.exc_type == "ValidationFailed"
+
+
+# -- vote_batch: what the gateway sends under load ---------------------------------------------------
+def _keyed(rpc, v, proposal_id):
+    return rpc.voting.proposal_keys(v["session_id"], [proposal_id])[proposal_id]
+
+
+def test_a_batch_decides_each_vote_as_a_single_call_would(services, rpc, events):
+    recorder = events("voting", ["vote_cast", "vote_changed"])
+    question = _question(rpc)
+    a, b = _accepted(rpc, question, author="b1"), _accepted(rpc, question, author="b2")
+    pending = rpc.proposals.submit_proposal({"user_id": "b3", "roles": ["citizen"]}, question["id"],
+                                            {"content": "Il faut une proposition encore en attente"})["proposal"]
+    v1, v2 = voter(), voter(user="batch-user")
+    outcomes = rpc.voting.vote_batch([
+        {"voter": v1, "proposal_id": b["id"], "data": {"key": "agree", "proposal_key": _keyed(rpc, v1, b["id"])}},
+        {"voter": v1, "proposal_id": a["id"], "data": {"key": "maybe"}},                       # invalid key
+        {"voter": v2, "proposal_id": a["id"], "data": {"key": "agree"}},
+        {"voter": v2, "proposal_id": a["id"], "data": {"key": "disagree"}},                    # same voter again
+        {"voter": v1, "proposal_id": str(uuid.uuid4()), "data": {"key": "agree"}},             # unknown
+        {"voter": v1, "proposal_id": pending["id"], "data": {"key": "agree"}},                 # not accepted
+        {"voter": {"session_id": "x"}, "proposal_id": a["id"], "data": {"key": "agree"}},      # bad voter
+    ])
+    assert [o.get("error", {}).get("exc_type") for o in outcomes] == [
+        None, "ValidationFailed", None, None, "NotFound", "Conflict", "ValidationFailed"]
+    assert outcomes[0]["result"] == {"proposal_id": b["id"], "key": "agree", "qualifications": [],
+                                     "trusted": True, "action": "cast"}
+    assert "key" in outcomes[1]["error"]["exc_args"][0]
+    assert "session_id" in outcomes[6]["error"]["exc_args"][0]
+    assert [outcomes[2]["result"]["action"], outcomes[3]["result"]["action"]] == ["cast", "changed"]
+    counts = rpc.voting.results(a["id"])["counts"]["all"]
+    assert (counts["agree"], counts["disagree"]) == (0, 1)  # in arrival order: the voter's last word
+    assert rpc.voting.results(b["id"])["counts"]["trusted"]["agree"] == 1
+    recorder.wait_for(lambda e: e["event_type"] == "vote_changed")
+    time.sleep(0.5)
+    assert sorted(e["event_type"] for e in recorder.all) == ["vote_cast", "vote_cast", "vote_changed"]
+
+
+def test_batches_count_question_milestones_once(services, rpc, events):
+    recorder = events("voting", ["vote_milestone_reached"])
+    question = _question(rpc)  # votes_target 8: question milestones at 4 and 8
+    proposals = [_accepted(rpc, question, author=f"m{i}") for i in range(3)]
+    sessions = [voter() for _ in range(9)]
+
+    def batch(members):
+        return rpc.voting.vote_batch([
+            {"voter": s, "proposal_id": p["id"], "data": {"key": "agree", "proposal_key": _keyed(rpc, s, p["id"])}}
+            for s in members for p in proposals[:1]])
+
+    with ThreadPoolExecutor(max_workers=3) as pool:  # concurrent batches on one proposal and one question
+        results = list(pool.map(batch, [sessions[0:3], sessions[3:6], sessions[6:9]]))
+    assert all(o["result"]["action"] == "cast" for r in results for o in r)
+    recorder.wait_for(lambda e: e["data"]["scope"] == "question" and e["data"]["milestone"] == 8)
+    time.sleep(0.5)
+    question_milestones = sorted(e["data"]["milestone"] for e in recorder.all if e["data"]["scope"] == "question")
+    proposal_milestones = sorted(e["data"]["milestone"] for e in recorder.all if e["data"]["scope"] == "proposal")
+    assert question_milestones == [4, 8] and proposal_milestones == [3, 6]
+    assert rpc.voting.results(proposals[0]["id"])["votes"]["trusted"] == 9
+
+
+def test_concurrent_batches_on_crossing_proposals_do_not_deadlock(services, rpc):
+    question = _question(rpc)
+    proposals = [_accepted(rpc, question, author=f"d{i}") for i in range(4)]
+
+    def batch(order):
+        s = voter()
+        return rpc.voting.vote_batch([{"voter": s, "proposal_id": proposals[i]["id"], "data": {"key": "agree"}}
+                                      for i in order])
+
+    orders = [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]] * 3
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(batch, orders))
+    assert all(o["result"]["action"] == "cast" for r in results for o in r)
+    assert [rpc.voting.results(p["id"])["votes"]["all"] for p in proposals] == [12] * 4
+
+
+def test_a_malformed_batch_is_refused_whole(services, rpc):
+    for bad in ([], [{"voter": voter(), "data": {"key": "agree"}}], "votes", [{}] * 201):
+        with pytest.raises(RemoteError) as err:
+            rpc.voting.vote_batch(bad)
+        assert err.value.exc_type == "ValidationFailed"

@@ -1,0 +1,153 @@
+"""Concurrent calls of one RPC method coalesced into batch calls (votes under load).
+
+``BatchCaller.call(item)`` is called by many requests at once (greenlets under gunicorn's
+gevent workers, threads elsewhere). ``flushers`` background threads each wait for a
+queued item, take everything queued behind it (up to ``max_batch``) and make one call of
+the batch method with the list; the method answers one outcome per item, in order:
+``{"result": ...}`` or ``{"error": {exc_type, value, exc_args}}``.
+
+- No added latency when idle: while fewer than ``flushers`` batches are in flight, an item
+  goes out at once, alone. Under load the items queue while the batches in flight return,
+  and the next batch carries all of them: batch size follows load.
+- Each item keeps its own deadline: a call waits at most ``timeout`` (then ``RpcTimeout``,
+  a 503) and an item already past its deadline is not sent; a batch is sent with the
+  earliest deadline of its items (the request message expires then: never run late).
+- A batch that fails as a whole with a service error (not a per-item outcome) is not
+  guessed at: each of its items raises ``RetryAlone`` and its request makes the single
+  call instead. When the service does not know the batch method (an older version still
+  running during a deploy), batching pauses for ``pause`` seconds.
+- A service or broker that is down fails every item of the batch the way it fails a
+  single call (``ServiceUnavailable``: 503).
+
+Threads start on first use, in the process that uses them (after gunicorn's fork).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+
+from common.rpc_client import RemoteError, RpcTimeout, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class RetryAlone(Exception):
+    """The batch failed as a whole: make this item's single call instead."""
+
+
+class _Pending:
+    __slots__ = ("item", "deadline", "done", "result", "error")
+
+    def __init__(self, item, deadline):
+        self.item, self.deadline = item, deadline
+        self.done = threading.Event()
+        self.result = self.error = None
+
+    def settle(self, result=None, error=None):
+        self.result, self.error = result, error
+        self.done.set()
+
+
+class BatchCaller:
+    def __init__(self, client, service: str, method: str, max_batch: int = 64, flushers: int = 4,
+                 timeout: float = 5.0, pause: float = 60.0, observe=None):
+        self.client, self.service, self.method = client, service, method
+        self.max_batch, self.flushers, self.timeout, self.pause = max(1, max_batch), max(1, flushers), timeout, pause
+        self.observe = observe  # observe(outcome, seconds, size) after each batch call
+        self._queue: queue.Queue = queue.Queue()
+        self._pid = None
+        self._lock = threading.Lock()
+        self._paused_until = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return time.monotonic() >= self._paused_until
+
+    def call(self, item, timeout: float | None = None):
+        """The item's result; raises its ``RemoteError``, ``ServiceUnavailable`` (incl.
+        ``RpcTimeout``) or ``RetryAlone``."""
+        self._start()
+        timeout = self.timeout if timeout is None else timeout
+        pending = _Pending(item, time.monotonic() + timeout)
+        self._queue.put(pending)
+        if not pending.done.wait(timeout):
+            raise RpcTimeout(f"{self.service}.{self.method} did not answer within {timeout:.1f}s")
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    # -- background -----------------------------------------------------------------------
+    def _start(self):
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._queue = queue.Queue()  # a queue inherited through fork is not this process's
+            for i in range(self.flushers):
+                threading.Thread(target=self._run, name=f"batch-{self.service}.{self.method}-{i}", daemon=True).start()
+            self._pid = os.getpid()
+
+    def _run(self):
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._flush(batch)
+            except Exception:  # never lose a flusher; never leave a caller waiting
+                log.exception("batch %s.%s failed", self.service, self.method)
+                for p in batch:
+                    if not p.done.is_set():
+                        p.settle(error=RetryAlone())
+
+    def _flush(self, batch):
+        now = time.monotonic()
+        live = []
+        for p in batch:
+            if p.deadline - now < 0.005:  # its caller has given up (or is about to)
+                p.settle(error=RpcTimeout(f"{self.service}.{self.method}: no answer in time"))
+            else:
+                live.append(p)
+        if not live:
+            return
+        started, outcome = time.perf_counter(), "ok"
+        try:
+            outcomes = self.client.call(
+                self.service, self.method, [p.item for p in live], timeout=min(p.deadline for p in live) - now,
+                headers={"nameko.call_id_stack": [f"gateway.batch-{uuid.uuid4().hex[:12]}"]})
+            if not isinstance(outcomes, list) or len(outcomes) != len(live):
+                raise RemoteError("BadBatchReply", f"{len(live)} items sent, reply: {type(outcomes).__name__}")
+        except ServiceUnavailable as exc:
+            outcome = type(exc).__name__
+            for p in live:
+                p.settle(error=exc)
+            return
+        except RemoteError as exc:
+            outcome = exc.exc_type or "RemoteError"
+            if exc.exc_type == "MethodNotFound":
+                self._paused_until = time.monotonic() + self.pause
+                log.warning("%s has no %s: batching paused for %.0f s", self.service, self.method, self.pause)
+            else:
+                log.error("batch %s.%s of %d failed whole (%s): each retried alone", self.service, self.method,
+                          len(live), exc)
+            for p in live:
+                p.settle(error=RetryAlone())
+            return
+        finally:
+            if self.observe:
+                self.observe(outcome, time.perf_counter() - started, len(live))
+        for p, o in zip(live, outcomes):
+            error = o.get("error") if isinstance(o, dict) else {"exc_type": "BadBatchReply", "value": repr(o)}
+            if error:
+                p.settle(error=RemoteError(error.get("exc_type"), error.get("value"), error.get("exc_args"),
+                                           error.get("exc_path")))
+            else:
+                p.settle(result=o.get("result"))

@@ -1,0 +1,115 @@
+"""gateway/batching.py: coalescing concurrent calls into batch calls. The RPC client is a
+fake here (what is under test is the coalescing, deadlines and error routing); the real
+path, gateway -> voting.vote_batch on the bus, is covered by tests/e2e/test_voting.py."""
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from common.rpc_client import BrokerUnavailable, RemoteError, RpcTimeout
+from gateway.batching import BatchCaller, RetryAlone
+
+
+class FakeClient:
+    """Answers a batch of numbers with their doubles (odd numbers > 100 fail alone), after
+    ``delay`` seconds; or raises ``fail`` for the whole batch."""
+
+    def __init__(self, delay=0.0, fail=None, reply=None):
+        self.delay, self.fail, self.reply = delay, fail, reply
+        self.batches, self.timeouts = [], []
+        self.lock = threading.Lock()
+
+    def call(self, service, method, items, timeout=None, headers=None):
+        with self.lock:
+            self.batches.append(list(items))
+            self.timeouts.append(timeout)
+        time.sleep(self.delay)
+        if self.fail is not None:
+            raise self.fail
+        if self.reply is not None:
+            return self.reply
+        return [{"error": {"exc_type": "Conflict", "value": f"{n} refused", "exc_args": [f"{n} refused"]}}
+                if n > 100 and n % 2 else {"result": n * 2} for n in items]
+
+
+def caller(client, **kw):
+    return BatchCaller(client, "svc", "do_batch", **kw)
+
+
+def test_an_idle_call_goes_out_at_once_alone():
+    client = FakeClient()
+    c = caller(client)
+    assert c.call(21) == 42
+    assert client.batches == [[21]]
+    assert 4.9 < client.timeouts[0] <= 5.0  # the item's own deadline
+
+
+def test_calls_arriving_while_batches_are_in_flight_ride_together():
+    client = FakeClient(delay=0.05)
+    c = caller(client, flushers=2, max_batch=8)
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        results = list(pool.map(c.call, range(40)))
+    assert results == [n * 2 for n in range(40)]  # each caller gets its own answer
+    assert sorted(n for b in client.batches for n in b) == list(range(40))  # each sent once
+    assert len(client.batches) < 40 / 2 and max(len(b) for b in client.batches) <= 8
+
+
+def test_an_item_refused_fails_alone():
+    c = caller(FakeClient(delay=0.02), flushers=1)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = [pool.submit(c.call, n) for n in (4, 101, 6)]
+    assert futures[0].result() == 8 and futures[2].result() == 12
+    with pytest.raises(RemoteError) as err:
+        futures[1].result()
+    assert err.value.exc_type == "Conflict" and err.value.exc_args == ["101 refused"]
+
+
+def test_a_service_down_fails_every_item_like_a_single_call():
+    c = caller(FakeClient(fail=BrokerUnavailable("message broker unavailable")))
+    with pytest.raises(BrokerUnavailable):
+        c.call(1)
+
+
+@pytest.mark.parametrize("failure", [RemoteError("OperationalError", "db gone"), None])
+def test_a_batch_failing_whole_sends_its_items_back_to_be_retried_alone(failure):
+    client = FakeClient(fail=failure, reply=None if failure else [])  # None: a reply of the wrong length
+    c = caller(client)
+    with pytest.raises(RetryAlone):
+        c.call(1)
+    assert c.enabled  # batching goes on for the next calls
+
+
+def test_a_service_without_the_batch_method_pauses_batching():
+    c = caller(FakeClient(fail=RemoteError("MethodNotFound", "do_batch")), pause=0.2)
+    with pytest.raises(RetryAlone):
+        c.call(1)
+    assert not c.enabled
+    time.sleep(0.25)
+    assert c.enabled
+
+
+def test_a_caller_never_waits_past_its_timeout_and_a_late_item_is_not_sent():
+    client = FakeClient(delay=0.3)
+    c = caller(client, flushers=1)
+    first = threading.Thread(target=lambda: c.call(1))
+    first.start()
+    time.sleep(0.05)  # the only flusher is busy with item 1
+    started = time.monotonic()
+    with pytest.raises(RpcTimeout):
+        c.call(2, timeout=0.1)
+    assert time.monotonic() - started < 0.25
+    first.join()
+    time.sleep(0.1)
+    assert client.batches == [[1]]  # item 2 expired in the queue: never sent
+
+
+def test_the_flusher_survives_a_bug_and_nobody_waits_forever():
+    class Broken(FakeClient):
+        def call(self, *a, **kw):
+            raise KeyError("bug")
+
+    c = caller(Broken(), flushers=1)
+    for _ in range(2):  # the same flusher serves the second call
+        with pytest.raises(RetryAlone):
+            c.call(1, timeout=1)
