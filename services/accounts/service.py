@@ -9,6 +9,7 @@ from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outag
 from sqlalchemy.exc import IntegrityError
 
 from common import tokens
+from common.contracts import dump, schema
 from common.errors import EXPECTED, Conflict, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from common.nameko_support import Database, HealthMixin, load
 from services.accounts import domain, persistence as store, schemas
@@ -34,7 +35,7 @@ def _user_out(user: store.User) -> dict:
         "moderated_questions": sorted(m.question_id for m in user.moderated),
         "created_at": user.created_at,
     }
-    return schemas.UserOut().dump(data)
+    return dump(schemas.UserOut, data)
 
 
 def _validated(fn, *args):
@@ -51,7 +52,7 @@ class AccountsService(HealthMixin):
     @rpc(expected_exceptions=EXPECTED)
     def register(self, data):
         """Create a citizen account. Raises ValidationFailed (fields named) or Conflict."""
-        raw = load(schemas.RegisterIn(), data)
+        raw = load(schema(schemas.RegisterIn), data)
         clean = _validated(domain.validate_registration, raw, _rules())
         password_hash = eventlet.tpool.execute(_hasher.hash, clean.pop("password"))
         try:
@@ -61,7 +62,7 @@ class AccountsService(HealthMixin):
                 user = store.User(password_hash=password_hash, **clean)
                 uow.session.add(user)
                 uow.session.flush()
-                uow.emit("user_registered", schemas.UserRegistered().dump({
+                uow.emit("user_registered", dump(schemas.UserRegistered, {
                     "user_id": user.id, "email": user.email, "display_name": user.display_name,
                     "country": user.country, "language": user.language,
                 }))
@@ -74,7 +75,7 @@ class AccountsService(HealthMixin):
     def authenticate(self, data):
         """E-mail + password -> access token. Wrong credentials: Unauthorized (never says
         which part); repeated failures for one e-mail: TooManyRequests with retry_after."""
-        creds = load(schemas.AuthenticateIn(), data)
+        creds = load(schema(schemas.AuthenticateIn), data)
         email = domain.normalize_email(creds["email"])
         rules = _rules()
         now = _now()
@@ -98,7 +99,7 @@ class AccountsService(HealthMixin):
             elif failure is not None:
                 uow.session.delete(failure)
             if ok and creds.get("session_id"):
-                uow.emit("session_authenticated", schemas.SessionAuthenticated().dump(
+                uow.emit("session_authenticated", dump(schemas.SessionAuthenticated, 
                     {"user_id": user.id, "session_id": creds["session_id"]}))
         if not ok:
             raise Unauthorized("invalid e-mail or password")
@@ -108,7 +109,7 @@ class AccountsService(HealthMixin):
             actor_id=user.actor_id, language=user.language, country=user.country,
         )
         claims = domain.token_claims(identity, now, rules, tokens.ISSUER, tokens.AUDIENCE)
-        return schemas.TokenOut().dump({
+        return dump(schemas.TokenOut, {
             "access_token": tokens.encode(claims), "token_type": "bearer",
             "expires_in": rules.token_ttl_seconds, "user_id": user.id,
         })
@@ -124,7 +125,7 @@ class AccountsService(HealthMixin):
     @rpc(expected_exceptions=EXPECTED)
     def grant_role(self, data):
         """Operator call: give a role (moderator with question ids, official with actor id)."""
-        req = load(schemas.GrantIn(), data)
+        req = load(schema(schemas.GrantIn), data)
         _validated(domain.validate_grant, req["role"], req["question_ids"], req["actor_id"])
         with self.db() as uow:
             user = self._find(uow.session, req)
@@ -143,7 +144,7 @@ class AccountsService(HealthMixin):
 
     @rpc(expected_exceptions=EXPECTED)
     def revoke_role(self, data):
-        req = load(schemas.GrantIn(), data)
+        req = load(schema(schemas.GrantIn), data)
         with self.db() as uow:
             user = self._find(uow.session, req)
             if req["role"] == "moderator" and req["question_ids"]:

@@ -13,6 +13,7 @@ from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outag
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from common.contracts import dump, schema
 from common.errors import EXPECTED
 from common.nameko_support import Database, HealthMixin, load, reliable_handler
 from services.commitments import domain, persistence as store, schemas
@@ -36,7 +37,7 @@ def _actor_out(actor: store.Actor) -> dict:
     data = _actor_fields(actor)
     data.update(id=actor.id, contact_emails=list(actor.contact_emails or []),
                 created_at=aware(actor.created_at), updated_at=aware(actor.updated_at))
-    return schemas.ActorOut().dump(data)
+    return dump(schemas.ActorOut, data)
 
 
 def _commitment_data(c: store.Commitment, actor: store.Actor) -> dict:
@@ -50,7 +51,7 @@ def _commitment_data(c: store.Commitment, actor: store.Actor) -> dict:
 
 
 def _commitment_out(c: store.Commitment, actor: store.Actor) -> dict:
-    return schemas.CommitmentOut().dump(_commitment_data(c, actor))
+    return dump(schemas.CommitmentOut, _commitment_data(c, actor))
 
 
 def _entry_data(e: store.TimelineEntry) -> dict:
@@ -59,14 +60,14 @@ def _entry_data(e: store.TimelineEntry) -> dict:
 
 
 def _made_event(c: store.Commitment, actor: store.Actor) -> dict:
-    return schemas.CommitmentMade().dump({
+    return dump(schemas.CommitmentMade, {
         "commitment_id": c.id, "actor_id": actor.id, "actor_name": actor.name, "proposal_id": c.proposal_id,
         "campaign_id": c.campaign_id, "country": c.country, "statement": c.statement, "status": c.status,
         "made_at": aware(c.made_at), "source_url": c.source_url, "source_response_id": c.source_response_id})
 
 
 def _status_event(c: store.Commitment, actor: store.Actor, e: store.TimelineEntry) -> dict:
-    return schemas.CommitmentStatusChanged().dump({
+    return dump(schemas.CommitmentStatusChanged, {
         "commitment_id": c.id, "actor_id": actor.id, "actor_name": actor.name, "proposal_id": c.proposal_id,
         "campaign_id": c.campaign_id, "country": c.country, "status": e.status,
         "previous_status": e.previous_status, "evidence_url": e.evidence_url, "note": e.note,
@@ -87,7 +88,7 @@ class CommitmentsService(HealthMixin):
         """Admin only. Conflict when the external_id is already used."""
         who = domain.Caller.from_mapping(caller)
         domain.require_admin(who)
-        actor_data = domain.validate_actor(load(schemas.ActorIn(), data), _rules())
+        actor_data = domain.validate_actor(load(schema(schemas.ActorIn), data), _rules())
         now = utcnow()
         try:
             with self.db() as uow:
@@ -106,7 +107,7 @@ class CommitmentsService(HealthMixin):
     def update_actor(self, caller, actor_id, data):
         """Admin only. Only the given fields change; the result is validated whole."""
         domain.require_admin(domain.Caller.from_mapping(caller))
-        changes_in = load(schemas.ActorUpdateIn(), data, partial=True)
+        changes_in = load(schema(schemas.ActorUpdateIn), data, partial=True)
         rules = _rules()
         try:
             with self.db() as uow:
@@ -126,7 +127,7 @@ class CommitmentsService(HealthMixin):
 
     @rpc(expected_exceptions=ERRORS)
     def list_actors(self, filters=None):
-        f = load(schemas.ActorFilterIn(), filters)
+        f = load(schema(schemas.ActorFilterIn), filters)
         limit, offset = _rules().page(f["page"], f["per_page"])
         q = (f["q"] or "").strip() or None
         with self.db() as uow:
@@ -146,7 +147,7 @@ class CommitmentsService(HealthMixin):
             out = _actor_out(actor)
             out["commitments"] = [_commitment_out(c, actor) for c in
                                   store.commitments_of_actor(uow.session, actor.id, rules.actor_commitments_cap)]
-            out["scoreboard"] = schemas.ScoreboardOut().dump(
+            out["scoreboard"] = dump(schemas.ScoreboardOut, 
                 domain.scoreboard(store.status_counts(uow.session, actor.id)))
         return out
 
@@ -190,7 +191,7 @@ class CommitmentsService(HealthMixin):
         except IntegrityError:
             raise Conflict("another change to these actors happened meanwhile; run the import again "
                            "(it is idempotent)") from None
-        return schemas.ImportResultOut().dump({
+        return dump(schemas.ImportResultOut, {
             "total": len(rows), "created": len(plan["create"]), "updated": len(plan["update"]),
             "unchanged": len(plan["unchanged"]), "errors": sorted(errors, key=lambda e: e["row"]),
             "dry_run": bool(dry_run)})
@@ -213,7 +214,7 @@ class CommitmentsService(HealthMixin):
         who = domain.Caller.from_mapping(caller)
         domain.require_editor(who)
         now = utcnow()
-        body = domain.validate_commitment(load(schemas.CommitmentIn(), data), _rules(), now)
+        body = domain.validate_commitment(load(schema(schemas.CommitmentIn), data), _rules(), now)
         with self.db() as uow:
             actor = uow.session.get(store.Actor, body["actor_id"])
             if actor is None:
@@ -227,7 +228,7 @@ class CommitmentsService(HealthMixin):
         its source (evidence_url, required for every status but not_yet_rated)."""
         who = domain.Caller.from_mapping(caller)
         domain.require_editor(who)
-        body = load(schemas.StatusIn(), data)
+        body = load(schema(schemas.StatusIn), data)
         rules = _rules()
         with self.db() as uow:
             commitment = store.commitment_for_update(uow.session, str(commitment_id))
@@ -247,7 +248,7 @@ class CommitmentsService(HealthMixin):
 
     @rpc(expected_exceptions=ERRORS)
     def list_commitments(self, filters=None):
-        f = load(schemas.CommitmentFilterIn(), filters)
+        f = load(schema(schemas.CommitmentFilterIn), filters)
         limit, offset = _rules().page(f["page"], f["per_page"])
         with self.db() as uow:
             rows, total = store.list_commitments(
@@ -273,7 +274,7 @@ class CommitmentsService(HealthMixin):
         re-sent event under a new id cannot duplicate it either)."""
         event_id = event.get("event_id") if isinstance(event, dict) else None
         try:
-            data = schemas.OfficialCommitted().load((event or {}).get("data") or {})
+            data = schema(schemas.OfficialCommitted).load((event or {}).get("data") or {})
         except (ValidationError, AttributeError) as exc:
             log.error("official_committed %s ignored: invalid data %s", event_id, getattr(exc, "messages", exc))
             return
@@ -323,4 +324,4 @@ class CommitmentsService(HealthMixin):
     def _detail(session, commitment, actor):
         data = _commitment_data(commitment, actor)
         data["timeline"] = [_entry_data(e) for e in store.timeline(session, commitment.id)]
-        return schemas.CommitmentDetailOut().dump(data)
+        return dump(schemas.CommitmentDetailOut, data)

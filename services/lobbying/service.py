@@ -5,6 +5,7 @@ from datetime import datetime
 from nameko import config
 from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outage
 
+from common.contracts import dump, schema
 from common.errors import EXPECTED, Conflict, NotFound, ServiceUnavailable
 from common.nameko_support import Database, HealthMixin, ServiceRpc, load, reliable_handler
 from common.rpc_client import RemoteError, ServiceUnavailable as RpcUnavailable
@@ -27,7 +28,7 @@ def _time(value):
 def _campaign_out(campaign: store.Campaign, rules, supported=None) -> dict:
     upcoming = [m["milestone"] for m in domain.milestones_for(campaign.goal, rules)
                 if m["milestone"] > campaign.supporters]
-    return schemas.CampaignOut().dump({
+    return dump(schemas.CampaignOut, {
         "id": campaign.id, "proposal_id": campaign.proposal_id, "creator_id": campaign.creator_id,
         "title": campaign.title, "pitch": campaign.pitch, "goal": campaign.goal, "country": campaign.country,
         "status": campaign.status, "supporters": campaign.supporters, "created_at": aware(campaign.created_at),
@@ -54,7 +55,7 @@ class LobbyingService(HealthMixin):
         the proposal's country (or European level)."""
         creator = domain.require_citizen(caller)
         rules = _rules()
-        loaded = load(schemas.CampaignIn(), data)
+        loaded = load(schema(schemas.CampaignIn), data)
         body = domain.validate_campaign(loaded, rules)
         proposal_id = loaded["proposal_id"]
         with self.db() as uow:
@@ -79,7 +80,7 @@ class LobbyingService(HealthMixin):
                     contact_emails=list(actor.get("contact_emails") or []), state="not_contacted"))
             uow.session.add(campaign)
             uow.session.flush()
-            uow.emit("campaign_started", schemas.CampaignStarted().dump({
+            uow.emit("campaign_started", dump(schemas.CampaignStarted, {
                 "campaign_id": campaign.id, "proposal_id": campaign.proposal_id, "creator_id": creator,
                 "title": campaign.title, "country": country, "goal": campaign.goal,
                 "target_actor_ids": body["target_actor_ids"]}))
@@ -98,7 +99,7 @@ class LobbyingService(HealthMixin):
 
     @rpc(expected_exceptions=ERRORS)
     def list_campaigns(self, filters=None):
-        f = load(schemas.CampaignFilterIn(), filters)
+        f = load(schema(schemas.CampaignFilterIn), filters)
         rules = _rules()
         with self.db() as uow:
             rows, total = store.list_campaigns(uow.session, f["proposal"], f["actor"], f["status"], f["per_page"],
@@ -126,7 +127,7 @@ class LobbyingService(HealthMixin):
                 for milestone in domain.crossed(before, campaign.supporters,
                                                 domain.milestones_for(campaign.goal, rules)):
                     self._reach(uow, campaign, milestone, rules)
-            return schemas.SupportOut().dump({"campaign_id": campaign.id, "supporting": True, "changed": added,
+            return dump(schemas.SupportOut, {"campaign_id": campaign.id, "supporting": True, "changed": added,
                                               "supporters": campaign.supporters})
 
     @rpc(expected_exceptions=ERRORS)
@@ -139,7 +140,7 @@ class LobbyingService(HealthMixin):
             removed = store.remove_support(uow.session, campaign.id, user_id)
             if removed:
                 campaign.supporters -= 1  # milestones once reached stay reached
-            return schemas.SupportOut().dump({"campaign_id": campaign.id, "supporting": False, "changed": removed,
+            return dump(schemas.SupportOut, {"campaign_id": campaign.id, "supporting": False, "changed": removed,
                                               "supporters": campaign.supporters})
 
     @rpc(expected_exceptions=ERRORS)
@@ -151,7 +152,7 @@ class LobbyingService(HealthMixin):
     def _reach(self, uow, campaign, milestone, rules):
         if not store.record_milestone(uow.session, campaign.id, milestone["milestone"], milestone["kind"]):
             return
-        uow.emit("campaign_milestone_reached", schemas.CampaignMilestoneReached().dump({
+        uow.emit("campaign_milestone_reached", dump(schemas.CampaignMilestoneReached, {
             "campaign_id": campaign.id, "proposal_id": campaign.proposal_id, "country": campaign.country,
             "title": campaign.title, "milestone": milestone["milestone"], "kind": milestone["kind"],
             "supporters": campaign.supporters, "goal": campaign.goal,
@@ -163,7 +164,7 @@ class LobbyingService(HealthMixin):
                 continue
             target.state, target.interpellations, target.last_interpellated_at = (
                 "interpellated", target.interpellations + 1, now)
-            uow.emit("target_interpellated", schemas.TargetInterpellated().dump({
+            uow.emit("target_interpellated", dump(schemas.TargetInterpellated, {
                 "campaign_id": campaign.id, "proposal_id": campaign.proposal_id, "country": campaign.country,
                 "actor_id": target.actor_id, "actor_name": target.actor_name,
                 "contact_emails": target.contact_emails, "locale": target.locale,
@@ -179,7 +180,7 @@ class LobbyingService(HealthMixin):
     def respond(self, caller, campaign_id, data):
         """An official answers for their public actor: commit, decline or other. A commit
         becomes a commitment in the commitments service (event official_committed)."""
-        body = load(schemas.ResponseIn(), data)
+        body = load(schema(schemas.ResponseIn), data)
         rules = _rules()
         with self.db() as uow:
             campaign = store.locked(uow.session, store.Campaign, str(campaign_id))
@@ -196,17 +197,17 @@ class LobbyingService(HealthMixin):
             target.state, target.stance, target.statement, target.responded_at = (
                 "responded", answer["stance"], answer["statement"], now)
             uow.session.flush()
-            uow.emit("official_responded", schemas.OfficialResponded().dump({
+            uow.emit("official_responded", dump(schemas.OfficialResponded, {
                 "response_id": response.id, "campaign_id": campaign.id, "proposal_id": campaign.proposal_id,
                 "country": campaign.country, "actor_id": target.actor_id, "actor_name": target.actor_name,
                 "stance": answer["stance"], "statement": answer["statement"], "responded_at": now,
                 "responded_by": user_id}))
             if answer["stance"] == "commit":
-                uow.emit("official_committed", schemas.OfficialCommitted().dump({
+                uow.emit("official_committed", dump(schemas.OfficialCommitted, {
                     "response_id": response.id, "campaign_id": campaign.id, "proposal_id": campaign.proposal_id,
                     "actor_id": target.actor_id, "statement": answer["statement"], "responded_at": now,
                     "responded_by": user_id}))
-            return schemas.ResponseOut().dump({
+            return dump(schemas.ResponseOut, {
                 "id": response.id, "campaign_id": campaign.id, "actor_id": target.actor_id,
                 "stance": answer["stance"], "statement": answer["statement"], "created_at": now})
 

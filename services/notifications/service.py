@@ -29,6 +29,7 @@ from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outag
 from nameko.timer import Timer
 
 from common import config as settings
+from common.contracts import dump, schema
 from common.errors import EXPECTED
 from common.nameko_support import Database, HealthMixin, ServiceRpc, load, reliable_handler
 from services.notifications import domain, persistence as store, schemas
@@ -77,7 +78,7 @@ class ConfigTimer(Timer):
 config_timer = ConfigTimer.decorator
 
 
-def _event(event, schema):
+def _event(event, contract):
     """(event_id, data) of a valid envelope, else None (logged and dropped: a malformed
     event cannot become valid by redelivery). Other errors raise: the reliable handler
     requeues the event a bounded number of times, then parks it in the dead-letter queue;
@@ -86,7 +87,7 @@ def _event(event, schema):
         log.error("notifications: event without envelope ignored: %r", event)
         return None
     try:
-        return str(event["event_id"]), schema.load(event.get("data") or {})
+        return str(event["event_id"]), contract.load(event.get("data") or {})
     except ValidationError as exc:
         log.error("notifications: %s %s ignored: invalid data %s", event.get("event_type"), event["event_id"],
                   exc.messages)
@@ -94,7 +95,7 @@ def _event(event, schema):
 
 
 def _notification_out(n: store.Notification) -> dict:
-    return schemas.NotificationOut().dump({
+    return dump(schemas.NotificationOut, {
         "id": n.id, "kind": n.kind, "title": n.title, "body": n.body, "link": n.link, "data": n.data or {},
         "created_at": aware(n.created_at), "read_at": aware(n.read_at)})
 
@@ -118,7 +119,7 @@ class NotificationsService(HealthMixin):
     @rpc(expected_exceptions=ERRORS)
     def list_notifications(self, user_id, params=None):
         """The user's inbox, newest first: {items, total, unread_count, page, per_page}."""
-        p = load(schemas.InboxIn(), params)
+        p = load(schema(schemas.InboxIn), params)
         limit, offset = _rules().page(p["page"], p["per_page"])
         with self.db() as uow:
             rows, total = store.inbox(uow.session, str(user_id), p["unread"], limit, offset)
@@ -181,7 +182,7 @@ class NotificationsService(HealthMixin):
                 self._move_pending(uow.session, info["user_id"], changes)
             else:
                 store.add_suppression(uow.session, info["email"], info["kind"])
-        return schemas.UnsubscribeOut().dump({"kind": info["kind"], "email": info["email"]})
+        return dump(schemas.UnsubscribeOut, {"kind": info["kind"], "email": info["email"]})
 
     @staticmethod
     def _preferences_out(explicit):
@@ -214,7 +215,7 @@ class NotificationsService(HealthMixin):
     @rpc(expected_exceptions=ERRORS)
     def delivery_report(self, params=None):
         """E-mail deliveries, newest first, optionally of one status, with counts per status."""
-        p = load(schemas.DeliveryReportIn(), params)
+        p = load(schema(schemas.DeliveryReportIn), params)
         limit, offset = _rules().page(p["page"], p["per_page"])
         with self.db() as uow:
             rows, total, counts = store.delivery_report(uow.session, p["status"], limit, offset)
@@ -223,7 +224,7 @@ class NotificationsService(HealthMixin):
                       "sent_at": aware(d.sent_at),
                       "next_attempt_at": aware(d.next_attempt_at) if d.status == "pending" else None}
                      for d in rows]
-        return schemas.DeliveryReportOut().dump({
+        return dump(schemas.DeliveryReportOut, {
             "items": items, "total": total, "page": p["page"], "per_page": limit,
             "counts": {status: int(counts.get(status, 0)) for status in domain.DELIVERY_STATUSES}})
 
@@ -843,6 +844,6 @@ class NotificationsService(HealthMixin):
             if outcome == domain.BOUNCE:
                 store.add_bounce(uow.session, d.to_address, d.last_error)
             uow.session.flush()
-            uow.emit("email_failed", schemas.EmailFailed().dump({
+            uow.emit("email_failed", dump(schemas.EmailFailed, {
                 "delivery_id": d.id, "to": d.to_address, "kind": d.kind, "attempts": d.attempts,
                 "last_error": d.last_error}))

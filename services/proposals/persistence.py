@@ -369,12 +369,19 @@ def proposal_for_update(session, proposal_id) -> Proposal | None:
     return session.execute(query).scalar_one_or_none()
 
 
+_OUT_COLUMNS = ("id", "question_id", "author_id", "content", "original_content", "status", "refusal_reason", "tags",
+                "country", "language", "created_at", "moderated_at")
+
+
 def accepted_by_ids(session, ids):
+    """Accepted proposals by id: rows of the columns a proposal's answer shows (no ORM
+    objects, no search vector: this is the read behind every ranked page)."""
     if not ids:
         return []
+    p = Proposal.__table__
     return session.execute(
-        sa.select(Proposal).where(Proposal.id.in_(ids), Proposal.status == "accepted")
-    ).scalars().all()
+        sa.select(*(p.c[name] for name in _OUT_COLUMNS)).where(p.c.id.in_(ids), p.c.status == "accepted")
+    ).all()
 
 
 def pending_counts(session, question_ids=None):

@@ -7,6 +7,7 @@ from nameko import config
 from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outage
 from sqlalchemy.exc import IntegrityError
 
+from common.contracts import dump, schema
 from common.errors import EXPECTED, Conflict, NotFound
 from common.nameko_support import Database, HealthMixin, load
 from services.proposals import domain, persistence as store, schemas
@@ -37,11 +38,11 @@ def _question_out(question: store.Question, now, rules: domain.ProposalRules | N
     if rules is not None:
         data["proposal_prefix"] = domain.proposal_prefix(question.language)
         data["proposal_min_length"], data["proposal_max_length"] = rules.min_length, rules.max_length
-    return schemas.QuestionOut().dump(data)
+    return dump(schemas.QuestionOut, data)
 
 
 def _proposal_out(p: store.Proposal) -> dict:
-    return schemas.ProposalOut().dump({
+    return dump(schemas.ProposalOut, {
         "id": p.id, "question_id": p.question_id, "author_id": p.author_id, "content": p.content,
         "original_content": p.original_content, "status": p.status, "refusal_reason": p.refusal_reason,
         "tags": p.tags or [], "country": p.country, "language": p.language,
@@ -50,7 +51,7 @@ def _proposal_out(p: store.Proposal) -> dict:
 
 
 def _event_data(p: store.Proposal, moderator_id=None) -> dict:
-    return schemas.ProposalEvent().dump({
+    return dump(schemas.ProposalEvent, {
         "proposal_id": p.id, "question_id": p.question_id, "country": p.country, "language": p.language,
         "author_id": p.author_id, "content": p.content, "status": p.status,
         "original_content": p.original_content, "refusal_reason": p.refusal_reason, "tags": p.tags or [],
@@ -72,7 +73,7 @@ class ProposalsService(HealthMixin):
         """Admin only. Country/language pairs follow the configured rules."""
         who = domain.Caller.from_mapping(caller)
         domain.require_admin(who)
-        q = load(schemas.QuestionIn(), data)
+        q = load(schema(schemas.QuestionIn), data)
         rules = _rules()
         q["slug"] = domain.validate_slug(q["slug"])
         q["country"], q["language"] = q["country"].upper(), q["language"].lower()
@@ -93,7 +94,7 @@ class ProposalsService(HealthMixin):
 
     @rpc(expected_exceptions=ERRORS)
     def list_questions(self, filters=None):
-        f = load(schemas.QuestionFilterIn(), filters)
+        f = load(schema(schemas.QuestionFilterIn), filters)
         limit, offset = _page(f)
         now, rules = utcnow(), _rules()
         with self.db() as uow:
@@ -112,7 +113,7 @@ class ProposalsService(HealthMixin):
     def list_countries(self):
         """The configured countries and their languages (the first is the default)."""
         rules = _rules()
-        return [schemas.CountryOut().dump({"country": c, "languages": list(langs), "default_language": langs[0]})
+        return [dump(schemas.CountryOut, {"country": c, "languages": list(langs), "default_language": langs[0]})
                 for c, langs in rules.country_languages.items()]
 
     # -- proposals ---------------------------------------------------------------------
@@ -122,7 +123,7 @@ class ProposalsService(HealthMixin):
         Returns the proposal and the likely duplicates among accepted proposals."""
         who = domain.Caller.from_mapping(caller)
         domain.require_authenticated(who)
-        body = load(schemas.ProposalIn(), data)
+        body = load(schema(schemas.ProposalIn), data)
         rules = _rules()
         now = utcnow()
         with self.db() as uow:
@@ -149,7 +150,7 @@ class ProposalsService(HealthMixin):
         moderators and for their own author), and how many other proposals awaiting
         moderation are similar (a count only: their text is not public yet)."""
         who = domain.Caller.from_mapping(caller)
-        body = load(schemas.SimilarIn(), data)
+        body = load(schema(schemas.SimilarIn), data)
         rules = _rules()
         with self.db() as uow:
             question = _question_or_404(uow.session, question_id)
@@ -166,7 +167,7 @@ class ProposalsService(HealthMixin):
                 hidden_count = sum(
                     domain.similarity(content, text) >= rules.duplicate_min_score
                     for _, text, _ in store.candidates(uow.session, question.id, hidden))
-        return schemas.SimilarResultOut().dump({"likely_duplicates": found, "pending_similar": hidden_count})
+        return dump(schemas.SimilarResultOut, {"likely_duplicates": found, "pending_similar": hidden_count})
 
     @rpc(expected_exceptions=ERRORS)
     def my_proposals(self, caller, params=None):
@@ -174,7 +175,7 @@ class ProposalsService(HealthMixin):
         and their question's slug and title."""
         who = domain.Caller.from_mapping(caller)
         domain.require_authenticated(who)
-        p = load(schemas.MyProposalsIn(), params)
+        p = load(schema(schemas.MyProposalsIn), params)
         limit, offset = _page(p)
         with self.db() as uow:
             question_id = None
@@ -211,7 +212,7 @@ class ProposalsService(HealthMixin):
 
     @rpc(expected_exceptions=ERRORS)
     def list_proposals(self, question_id, params=None):
-        p = load(schemas.ProposalListIn(), params)
+        p = load(schema(schemas.ProposalListIn), params)
         limit, offset = _page(p)
         with self.db() as uow:
             question = _question_or_404(uow.session, question_id)
@@ -235,7 +236,7 @@ class ProposalsService(HealthMixin):
         """Pending proposals grouped by author, oldest first, each with its likely
         duplicates; the returned ones are locked to the caller for ``lock_seconds``."""
         who = domain.Caller.from_mapping(caller)
-        p = load(schemas.QueueIn(), params)
+        p = load(schema(schemas.QueueIn), params)
         rules = _rules()
         scope = domain.moderated_scope(who)
         if p["question"]:
@@ -264,7 +265,7 @@ class ProposalsService(HealthMixin):
 
     @rpc(expected_exceptions=ERRORS)
     def accept_proposal(self, caller, proposal_id, data=None):
-        body = load(schemas.AcceptIn(), data)
+        body = load(schema(schemas.AcceptIn), data)
         rules = _rules()
 
         def apply(proposal):
@@ -283,7 +284,7 @@ class ProposalsService(HealthMixin):
 
     @rpc(expected_exceptions=ERRORS)
     def refuse_proposal(self, caller, proposal_id, data=None):
-        body = load(schemas.RefuseIn(), data)
+        body = load(schema(schemas.RefuseIn), data)
 
         def apply(proposal):
             new_status = domain.refuse(proposal.status, body["reason"])

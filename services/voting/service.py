@@ -12,6 +12,7 @@ from nameko.exceptions import serialize
 from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outage
 
 from common import config as settings
+from common.contracts import dump
 from common.errors import EXPECTED, Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from common.nameko_support import Database, HealthMixin, ServiceRpc, load, reliable_handler
 from common.observability import VOTE_BATCH_SIZE, VOTES
@@ -115,7 +116,7 @@ def _candidate(r) -> sequence.Candidate:
 def _results(p: store.Proposal, rules: domain.VotingRules) -> dict:
     counts = p.counts or store.empty_counts()
     s = scoring.scores(counts["trusted"], rules.score)
-    return schemas.ResultsOut().dump({
+    return dump(schemas.ResultsOut, {
         "proposal_id": p.id, "question_id": p.question_id, "counts": counts,
         "votes": {level: sum(counts[level][k] for k in scoring.KEYS) for level in domain.LEVELS},
         "rates": {k: round(v, 6) for k, v in s["rates"].items()},
@@ -238,11 +239,11 @@ class VotingService(HealthMixin):
         with self.db() as uow:
             rows, total = store.ranking(uow.session, str(question_id), p["sort"], p["per_page"],
                                         (p["page"] - 1) * p["per_page"])
-            items = [schemas.RankedOut().dump({
+            items = dump(schemas.RankedOut, [{
                 "proposal_id": r.id, "top_score_lower_bound": round(r.top_score_lb, 6),
                 "controversy_lower_bound": round(r.controversy_lb, 6), "zone": r.zone, "votes": r.votes_trusted,
                 "emerged": r.emerged_at is not None,
-            }) for r in rows]
+            } for r in rows], many=True)
         return {"items": items, "total": total, "page": p["page"], "per_page": p["per_page"], "sort": p["sort"]}
 
     @rpc(expected_exceptions=ERRORS)
@@ -465,14 +466,14 @@ class VotingService(HealthMixin):
         if deferred and trusted_change:
             counters.setdefault(state.question_id, [0, targets, votes_target])[0] += trusted_change
         if emerged:
-            uow.emit("proposal_emerged", schemas.ProposalEmerged().dump({
+            uow.emit("proposal_emerged", dump(schemas.ProposalEmerged, {
                 "proposal_id": state.id, "question_id": state.question_id, "author_id": state.author_id,
                 "country": country, "language": language, "trusted_votes": after_trusted,
                 "top_score": s["top_score"].value, "top_score_lower_bound": s["top_score"].lower,
                 "agree_rate": s["rates"]["agree"]}))
         for milestone in domain.crossed(before_trusted, after_trusted, rules.vote_milestones):
             if store.record_milestone(uow.session, "proposal", state.id, milestone):
-                uow.emit("vote_milestone_reached", schemas.VoteMilestoneReached().dump({
+                uow.emit("vote_milestone_reached", dump(schemas.VoteMilestoneReached, {
                     "scope": "proposal", "question_id": state.question_id, "proposal_id": state.id,
                     "milestone": milestone, "votes": after_trusted, "votes_target": None}))
         if total is not None:
@@ -490,6 +491,6 @@ class VotingService(HealthMixin):
     def _question_milestones(uow, question_id, before, total, targets, votes_target):
         for milestone in domain.crossed(before, total, targets):
             if store.record_milestone(uow.session, "question", question_id, milestone):
-                uow.emit("vote_milestone_reached", schemas.VoteMilestoneReached().dump({
+                uow.emit("vote_milestone_reached", dump(schemas.VoteMilestoneReached, {
                     "scope": "question", "question_id": question_id, "proposal_id": None,
                     "milestone": milestone, "votes": total, "votes_target": votes_target}))
