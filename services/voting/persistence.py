@@ -6,6 +6,7 @@ the proposal row (locked with FOR UPDATE, so concurrent votes on one proposal se
 and emergence is decided exactly once), and question totals live in sharded counters so
 that votes on one question do not all queue behind one row.
 """
+import json
 import random
 from datetime import datetime, timezone
 
@@ -384,3 +385,88 @@ def vote_rows_of_voter(session, voter) -> list:
     v = Vote.__table__
     return session.execute(sa.select(v.c.proposal_id, v.c.key, v.c.qualifications, v.c.trusted, v.c.sequence)
                            .where(v.c.voter == voter).order_by(v.c.proposal_id)).all()
+
+
+# -- a batch of votes (vote_batch) -------------------------------------------------------------------
+# However many votes: the proposals locked and read in one statement (in id order, so
+# concurrent batches never deadlock), the voters' votes read in one, and every write (new
+# votes, changed votes, the proposals' counts and scores) sent as one multi-statement query
+# of set-based statements over arrays.
+def lock_proposals(session, proposal_ids) -> list:
+    """Lock the proposals (FOR UPDATE, in id order) and read them with their question
+    (q_* columns, None if unknown); rows as ``lock_for_vote`` returns, without v_*."""
+    p, q = Proposal.__table__, Question.__table__
+    query = (sa.select(p.c.id, p.c.question_id, p.c.author_id, p.c.status, p.c.counts, p.c.votes_trusted,
+                       p.c.emerged_at, q.c.id.label("q_id"), q.c.country.label("q_country"),
+                       q.c.language.label("q_language"), q.c.starts_at.label("q_starts_at"),
+                       q.c.ends_at.label("q_ends_at"), q.c.votes_target.label("q_votes_target"))
+             .select_from(p.outerjoin(q, q.c.id == p.c.question_id))
+             .where(p.c.id.in_(sorted(proposal_ids))).order_by(p.c.id))
+    if is_postgres(session):
+        query = query.with_for_update(of=p)
+    return session.connection().execute(query).all()
+
+
+def votes_of_pairs(session, pairs) -> dict:
+    """{(proposal_id, voter): vote row} for the (proposal, voter) pairs that have a vote."""
+    v = Vote.__table__
+    if not pairs:
+        return {}
+    rows = session.connection().execute(
+        sa.select(v.c.proposal_id, v.c.voter, v.c.key, v.c.qualifications, v.c.trusted, v.c.sequence)
+        .where(sa.tuple_(v.c.proposal_id, v.c.voter).in_(sorted(pairs)))).all()
+    return {(r.proposal_id, r.voter): r for r in rows}
+
+
+_ARRAYS = {"text": "text[]", "int": "integer[]", "float": "double precision[]", "bool": "boolean[]",
+           "time": "timestamptz[]"}
+_INSERT_COLUMNS = (("pid", "text"), ("qid", "text"), ("voter", "text"), ("user_id", "text"), ("key", "text"),
+                   ("quals", "text"), ("trusted", "bool"), ("seq", "bool"))
+_UPDATE_COLUMNS = (("pid", "text"), ("voter", "text"), ("key", "text"), ("quals", "text"), ("trusted", "bool"),
+                   ("seq", "bool"))
+_PROPOSAL_COLUMNS = (("pid", "text"), ("counts", "text"), ("votes_all", "int"), ("votes_trusted", "int"),
+                     ("votes_sequence", "int"), ("top_score", "float"), ("top_score_lb", "float"),
+                     ("top_score_ub", "float"), ("controversy_lb", "float"), ("controversy_ub", "float"),
+                     ("zone", "text"), ("emerged_at", "time"))
+
+
+def _unnest(prefix, columns) -> str:
+    arrays = ", ".join(f"CAST(:{prefix}_{name} AS {_ARRAYS[kind]})" for name, kind in columns)
+    return f"unnest({arrays}) AS r({', '.join(name for name, _ in columns)})"
+
+
+_BATCH_SQL = ";\n".join([
+    "INSERT INTO votes (proposal_id, question_id, voter, user_id, key, qualifications, trusted, sequence, "
+    "created_at, updated_at) SELECT r.pid, r.qid, r.voter, r.user_id, r.key, CAST(r.quals AS json), r.trusted, "
+    f"r.seq, :now, :now FROM {_unnest('i', _INSERT_COLUMNS)}",
+    "UPDATE votes AS v SET key = r.key, qualifications = CAST(r.quals AS json), trusted = r.trusted, "
+    f"sequence = r.seq, updated_at = :now FROM {_unnest('u', _UPDATE_COLUMNS)} "
+    "WHERE v.proposal_id = r.pid AND v.voter = r.voter",
+    "UPDATE proposals AS p SET counts = CAST(r.counts AS json), votes_all = r.votes_all, "
+    "votes_trusted = r.votes_trusted, votes_sequence = r.votes_sequence, top_score = r.top_score, "
+    "top_score_lb = r.top_score_lb, top_score_ub = r.top_score_ub, controversy_lb = r.controversy_lb, "
+    "controversy_ub = r.controversy_ub, zone = r.zone, emerged_at = COALESCE(p.emerged_at, r.emerged_at) "
+    f"FROM {_unnest('p', _PROPOSAL_COLUMNS)} WHERE p.id = r.pid",
+])
+
+
+def write_batch(session, inserts: list, updates: list, proposals: list) -> None:
+    """Write a batch: ``inserts`` and ``updates`` of vote rows (dicts with pid, qid, voter,
+    user_id, key, quals, trusted, seq), ``proposals`` (dicts with pid and the proposal
+    columns of ``write_vote``, emerged_at included). One round trip on PostgreSQL."""
+    conn, now = session.connection(), utcnow()
+    if not is_postgres(session):  # SQLite (development): statement by statement
+        for op, rows in (("insert", inserts), ("update", updates)):
+            for row in rows:
+                conn.execute(_statement(("write-part", op, 0), [_VOTE_SQL[op]]), dict(row, now=now))
+        for row in proposals:
+            conn.execute(_statement(("write-part", None, 0), [_PROPOSAL_SQL]), row)
+        return
+
+    def arrays(prefix, columns, rows):
+        return {f"{prefix}_{name}": [json.dumps(r[name]) if name in ("quals", "counts") else r[name] for r in rows]
+                for name, _ in columns}
+
+    params = {"now": now, **arrays("i", _INSERT_COLUMNS, inserts), **arrays("u", _UPDATE_COLUMNS, updates),
+              **arrays("p", _PROPOSAL_COLUMNS, proposals)}
+    conn.execute(_statement("batch", [_BATCH_SQL]), params)

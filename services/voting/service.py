@@ -65,6 +65,39 @@ def _prepare_vote(voter, proposal_id, data) -> _VoteRequest:
     return _VoteRequest(voter_id, who["user_id"], str(proposal_id), key, qualifications, trusted, from_sequence)
 
 
+class _State:
+    """A proposal's locked row (``store.lock_proposals``), mutable: a batch keeps its
+    counts from one vote to the next."""
+
+    __slots__ = ("id", "question_id", "author_id", "status", "counts", "votes_trusted", "emerged_at", "q_id",
+                 "q_country", "q_language", "q_starts_at", "q_ends_at", "q_votes_target")
+
+    def __init__(self, row):
+        for name in self.__slots__:
+            setattr(self, name, getattr(row, name))
+
+
+class _Batch:
+    """What a batch writes at its end: proposal values by id, vote rows by (proposal,
+    voter), and per question [trusted votes added, milestones, votes_target]."""
+
+    def __init__(self):
+        self.proposals: dict = {}
+        self.votes: dict = {}
+        self.counters: dict = {}
+
+
+def _voted(uow, state, v: "_VoteRequest", previous, ballot, action) -> dict:
+    """The vote's event (unless unchanged) and its answer."""
+    if action != "unchanged":
+        uow.emit("vote_cast" if action == "cast" else "vote_changed", _VOTE_EVENT.dump({
+            "proposal_id": state.id, "question_id": state.question_id, "user_id": v.user_id,
+            "key": ballot.key, "previous_key": previous.key if previous else None,
+            "qualifications": list(ballot.qualifications), "trusted": ballot.trusted}))
+    return _VOTE_OUT.dump({"proposal_id": state.id, "key": ballot.key, "qualifications": list(ballot.qualifications),
+                           "trusted": ballot.trusted, "action": action})
+
+
 def _parse_time(value):
     if isinstance(value, datetime):
         return aware(value)
@@ -159,35 +192,64 @@ class VotingService(HealthMixin):
             except ERRORS as exc:
                 outcomes[i] = {"error": serialize(exc)}
         prepared.sort(key=lambda p: p[1].proposal_id)  # stable: one voter's repeats keep their order
-        rules, counters = _rules(), {}
+        rules = _rules()
         with self.db() as uow:
-            for i, ballot in prepared:
+            if len(prepared) == 1:  # alone: the single vote's path (fewer round trips)
+                i, ballot = prepared[0]
                 try:
-                    outcomes[i] = {"result": self._cast(uow, ballot, rules, counters)}
-                except ERRORS as exc:  # raised before this vote wrote anything
+                    outcomes[i] = {"result": self._cast(uow, ballot, rules)}
+                except ERRORS as exc:
                     outcomes[i] = {"error": serialize(exc)}
-            for question_id in sorted(counters):
-                self._count_question_votes(uow, question_id, *counters[question_id])
+            elif prepared:
+                self._cast_batch(uow, prepared, rules, outcomes)
         VOTE_BATCH_SIZE.observe(len(items))
         return outcomes
 
-    def _cast(self, uow, v: "_VoteRequest", rules, counters=None) -> dict:
-        """Decide and write one prepared vote (the caller's transaction). ``counters``: see
-        ``_change``."""
+    def _cast(self, uow, v: "_VoteRequest", rules) -> dict:
+        """Decide and write one prepared vote (the caller's transaction)."""
         state, question = self._votable(uow.session, v.proposal_id, v.voter_id)
         previous = _ballot(state.v_key, state.v_qualifications, state.v_trusted, state.v_sequence)
         ballot, action = domain.resolve_vote(previous, v.key, v.qualifications, v.trusted, v.from_sequence)
         VOTES.labels(action, str(ballot.trusted).lower()).inc()
         if action != "unchanged":
-            self._change(uow, state, question, v.voter_id, v.user_id, previous, ballot, rules, counters)
-            event = "vote_cast" if action == "cast" else "vote_changed"
-            uow.emit(event, _VOTE_EVENT.dump({
-                "proposal_id": state.id, "question_id": state.question_id, "user_id": v.user_id,
-                "key": ballot.key, "previous_key": previous.key if previous else None,
-                "qualifications": list(ballot.qualifications), "trusted": ballot.trusted}))
-        return _VOTE_OUT.dump({"proposal_id": state.id, "key": ballot.key,
-                               "qualifications": list(ballot.qualifications),
-                               "trusted": ballot.trusted, "action": action})
+            self._change(uow, state, question, v.voter_id, v.user_id, previous, ballot, rules)
+        return _voted(uow, state, v, previous, ballot, action)
+
+    def _cast_batch(self, uow, prepared, rules, outcomes) -> None:
+        """Decide several prepared votes in arrival order against the proposals and votes
+        read once for all (``store.lock_proposals``, ``store.votes_of_pairs``), keeping
+        each proposal's counts in memory from one vote to the next; then write everything
+        at once (``store.write_batch``) and the question counters, in question order."""
+        session = uow.session
+        states = {r.id: _State(r) for r in store.lock_proposals(session, {v.proposal_id for _, v in prepared})}
+        found = store.votes_of_pairs(session, {(v.proposal_id, v.voter_id) for _, v in prepared})
+        current = {pair: _ballot(r.key, r.qualifications, r.trusted, r.sequence) for pair, r in found.items()}
+        batch = _Batch()
+        for i, v in prepared:
+            try:
+                state = states.get(v.proposal_id)
+                question = self._check_votable(session, state, v.proposal_id)
+            except ERRORS as exc:
+                outcomes[i] = {"error": serialize(exc)}
+                continue
+            pair = (v.proposal_id, v.voter_id)
+            previous = current.get(pair)
+            ballot, action = domain.resolve_vote(previous, v.key, v.qualifications, v.trusted, v.from_sequence)
+            VOTES.labels(action, str(ballot.trusted).lower()).inc()
+            if action != "unchanged":
+                self._change(uow, state, question, v.voter_id, v.user_id, previous, ballot, rules, batch)
+                current[pair] = ballot
+                batch.votes[pair] = {"pid": state.id, "qid": state.question_id, "voter": v.voter_id,
+                                     "user_id": v.user_id, "key": ballot.key, "quals": list(ballot.qualifications),
+                                     "trusted": ballot.trusted, "seq": ballot.sequence}
+            outcomes[i] = {"result": _voted(uow, state, v, previous, ballot, action)}
+        store.write_batch(
+            session, inserts=[row for pair, row in batch.votes.items() if pair not in found],
+            updates=[row for pair, row in batch.votes.items() if pair in found],
+            proposals=[dict(values, pid=pid, emerged_at=states[pid].emerged_at)
+                       for pid, values in batch.proposals.items()])
+        for question_id in sorted(batch.counters):
+            self._count_question_votes(uow, question_id, *batch.counters[question_id])
 
     @rpc(expected_exceptions=ERRORS)
     def remove_vote(self, voter, proposal_id):
@@ -413,6 +475,11 @@ class VotingService(HealthMixin):
         """Lock the proposal and read it with the voter's vote; check it takes votes.
         Returns (state row, ORM question or None when the row carried it)."""
         state = store.lock_for_vote(session, proposal_id, voter_id)
+        return state, self._check_votable(session, state, proposal_id)
+
+    def _check_votable(self, session, state, proposal_id):
+        """Raise unless the proposal (``state``: its locked row, or None) takes votes; the
+        ORM question when the row did not carry it (else None)."""
         if state is None:
             raise NotFound(f"proposal {proposal_id} not found")
         if state.status != "accepted":
@@ -425,15 +492,16 @@ class VotingService(HealthMixin):
         now = utcnow()
         if not aware(starts_at) <= now < aware(ends_at):
             raise Conflict("the question is not open for votes")
-        return state, question
+        return question
 
-    def _change(self, uow, state, question, voter_id, user_id, previous, ballot, rules, counters=None):
+    def _change(self, uow, state, question, voter_id, user_id, previous, ballot, rules, batch=None):
         """Write a vote change (``ballot`` None: the vote is deleted) with the proposal's
         new counts and scores (the proposal row is locked); publish emergence and
         milestones. ``question``: the ORM question when ``state`` did not carry it.
-        ``counters``: None to update the question's vote counter now (in the same round
-        trip); a dict to add the change to ``counters[question_id]`` instead, for the caller
-        to apply with ``_count_question_votes`` (a batch: once per question, at the end)."""
+        ``batch``: None to write now (the vote, the proposal and the question counter in one
+        round trip); a ``_Batch`` to leave the writes to the caller (``_cast_batch``): the
+        proposal's new values and the question's counter change are added to it, and
+        ``state`` (a mutable ``_State``) takes the new counts for the batch's next vote."""
         delta = domain.count_delta(previous, ballot)
         counts = {level: dict(items) for level, items in (state.counts or store.empty_counts()).items()}
         for (level, item), change in delta.items():
@@ -449,22 +517,27 @@ class VotingService(HealthMixin):
             country, language, votes_target = state.q_country, state.q_language, state.q_votes_target
         targets = domain.question_milestones(votes_target, rules)
         trusted_change = after_trusted - before_trusted
-        if previous is None:
-            vote_op = "insert"
-        elif ballot is None:
-            vote_op = "delete"
+        if batch is None:
+            if previous is None:
+                vote_op = "insert"
+            elif ballot is None:
+                vote_op = "delete"
+            else:
+                vote_op = "update" if previous != ballot else None
+            params = {"pid": state.id, "qid": state.question_id, "voter": voter_id, "user_id": user_id}
+            if ballot is not None:
+                params.update(key=ballot.key, quals=list(ballot.qualifications), trusted=ballot.trusted,
+                              seq=ballot.sequence, now=utcnow())
+            total = store.write_vote(uow.session, vote_op=vote_op, params=params, proposal_values=values,
+                                     counter_delta=trusted_change, want_total=bool(targets))
         else:
-            vote_op = "update" if previous != ballot else None
-        params = {"pid": state.id, "qid": state.question_id, "voter": voter_id, "user_id": user_id}
-        if ballot is not None:
-            params.update(key=ballot.key, quals=list(ballot.qualifications), trusted=ballot.trusted,
-                          seq=ballot.sequence, now=utcnow())
-        deferred = counters is not None
-        total = store.write_vote(uow.session, vote_op=vote_op, params=params, proposal_values=values,
-                                 counter_delta=0 if deferred else trusted_change,
-                                 want_total=bool(targets) and not deferred)
-        if deferred and trusted_change:
-            counters.setdefault(state.question_id, [0, targets, votes_target])[0] += trusted_change
+            total = None
+            batch.proposals[state.id] = values
+            state.counts, state.votes_trusted = values["counts"], after_trusted
+            if emerged:
+                state.emerged_at = values["emerged_at"]
+            if trusted_change:
+                batch.counters.setdefault(state.question_id, [0, targets, votes_target])[0] += trusted_change
         if emerged:
             uow.emit("proposal_emerged", dump(schemas.ProposalEmerged, {
                 "proposal_id": state.id, "question_id": state.question_id, "author_id": state.author_id,

@@ -345,3 +345,35 @@ def test_a_malformed_batch_is_refused_whole(services, rpc):
         with pytest.raises(RemoteError) as err:
             rpc.voting.vote_batch(bad)
         assert err.value.exc_type == "ValidationFailed"
+
+
+def test_a_batch_counts_and_scores_exactly_as_single_votes_do(services, rpc, events):
+    """The same votes, one proposal voted through ``vote``, the other through one
+    ``vote_batch``: identical counts, scores, zone and emergence. Among them: votes that
+    existed before the batch and change in it, and one voter voting twice in it."""
+    recorder = events("voting", ["proposal_emerged"])
+    question = _question(rpc)
+    single, batched = _accepted(rpc, question, author="eq1"), _accepted(rpc, question, author="eq2")
+    sessions = [voter() for _ in range(8)]
+    before = [(s, "disagree", []) for s in sessions[:2]]  # already there when the batch comes
+    script = [(sessions[0], "agree", ["likeIt"]), (sessions[1], "disagree", ["noWay"])] + [
+        (s, "agree", ["likeIt", "doable"]) for s in sessions[2:8]] + [(sessions[3], "neutral", [])]
+
+    def body(s, proposal, key, quals):
+        return {"key": key, "qualifications": quals, "proposal_key": _keyed(rpc, s, proposal["id"])}
+
+    for s, key, quals in before:
+        for proposal in (single, batched):
+            rpc.voting.vote(s, proposal["id"], body(s, proposal, key, quals))
+    singles = [rpc.voting.vote(s, single["id"], body(s, single, k, q))["action"] for s, k, q in script]
+    outcomes = rpc.voting.vote_batch([{"voter": s, "proposal_id": batched["id"], "data": body(s, batched, k, q)}
+                                      for s, k, q in script])
+    assert [o["result"]["action"] for o in outcomes] == singles
+    assert singles[:2] == ["changed", "qualified"] and singles[-1] == "changed"
+    a, b = rpc.voting.results(single["id"]), rpc.voting.results(batched["id"])
+    for key in ("counts", "votes", "rates", "top_score", "controversy", "rejection", "zone", "emerged"):
+        assert a[key] == b[key], key
+    assert b["emerged"] is True and b["votes"]["trusted"] == 8  # 5 trusted agrees: emerged in the batch
+    recorder.wait_for(lambda e: e["data"]["proposal_id"] == batched["id"])
+    time.sleep(0.5)
+    assert sorted(e["data"]["proposal_id"] for e in recorder.all) == sorted([single["id"], batched["id"]])

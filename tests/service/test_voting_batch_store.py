@@ -1,0 +1,89 @@
+"""services/voting/persistence.py's batch statements (lock_proposals, votes_of_pairs,
+write_batch) on the real PostgreSQL (one multi-statement round trip over arrays) and on
+SQLite (the development fallback, statement by statement): same results on both."""
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from common.db import make_engine
+from services.voting import persistence as store
+
+NOW = datetime.now(timezone.utc)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def engine(request, db_urls, tmp_path):
+    if request.param == "postgresql":
+        engine = make_engine(db_urls["voting"])
+    else:
+        engine = make_engine(f"sqlite:///{tmp_path / 'voting.sqlite3'}")
+        store.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def _seed(session):
+    qid = str(uuid.uuid4())
+    session.add(store.Question(id=qid, country="FR", language="fr", starts_at=NOW - timedelta(days=1),
+                               ends_at=NOW + timedelta(days=1), votes_target=None))
+    ids = sorted(str(uuid.uuid4()) for _ in range(3))
+    for i, pid in enumerate(ids):
+        session.add(store.Proposal(id=pid, question_id=qid, author_id="a", status="accepted", status_at=NOW,
+                                   created_at=NOW, counts=store.empty_counts(),
+                                   emerged_at=NOW - timedelta(hours=1) if i == 2 else None))
+    session.flush()
+    return qid, ids
+
+
+def _vote(pid, qid, voter, key, quals=(), trusted=True):
+    return {"pid": pid, "qid": qid, "voter": voter, "user_id": None, "key": key, "quals": list(quals),
+            "trusted": trusted, "seq": False}
+
+
+def _values(votes_trusted, emerged_at=None):
+    counts = store.empty_counts()
+    counts["trusted"]["agree"] = votes_trusted
+    return {"counts": counts, "votes_all": votes_trusted, "votes_trusted": votes_trusted, "votes_sequence": 0,
+            "top_score": 0.5, "top_score_lb": 0.25, "top_score_ub": 0.75, "controversy_lb": -0.5,
+            "controversy_ub": 0.5, "zone": "limbo", "emerged_at": emerged_at}
+
+
+def test_batch_reads_and_writes(engine):
+    with Session(engine) as session, session.begin():
+        qid, ids = _seed(session)
+        session.execute(sa.insert(store.Vote.__table__).values(
+            proposal_id=ids[0], question_id=qid, voter="s:old", key="disagree", qualifications=[], trusted=True,
+            sequence=False, created_at=NOW, updated_at=NOW))
+        rows = store.lock_proposals(session, {ids[2], ids[0], "unknown"})
+        assert [r.id for r in rows] == [ids[0], ids[2]]  # id order, unknown ids absent
+        assert rows[0].q_id == qid and rows[0].q_country == "FR" and rows[0].counts == store.empty_counts()
+        found = store.votes_of_pairs(session, {(ids[0], "s:old"), (ids[0], "s:new"), (ids[1], "s:old")})
+        assert list(found) == [(ids[0], "s:old")] and found[(ids[0], "s:old")].key == "disagree"
+        emerged = NOW.replace(microsecond=0)
+        store.write_batch(
+            session,
+            inserts=[_vote(ids[0], qid, "s:new", "agree", ["likeIt"]), _vote(ids[1], qid, "u:1", "neutral")],
+            updates=[_vote(ids[0], qid, "s:old", "agree", ["doable"], trusted=False)],
+            proposals=[dict(_values(2, emerged), pid=ids[0]), dict(_values(1), pid=ids[1]),
+                       dict(_values(7, emerged), pid=ids[2])])
+    with Session(engine) as session:
+        votes = {(v.proposal_id, v.voter): v for v in session.scalars(sa.select(store.Vote))}
+        assert {k: (v.key, v.qualifications, v.trusted) for k, v in votes.items()} == {
+            (ids[0], "s:old"): ("agree", ["doable"], False), (ids[0], "s:new"): ("agree", ["likeIt"], True),
+            (ids[1], "u:1"): ("neutral", [], True)}
+        p = {r.id: r for r in session.scalars(sa.select(store.Proposal))}
+        assert [p[i].votes_trusted for i in ids] == [2, 1, 7]
+        assert p[ids[0]].counts["trusted"]["agree"] == 2 and p[ids[0]].top_score_lb == 0.25
+        assert store.aware(p[ids[0]].emerged_at) == emerged  # set by the batch
+        assert p[ids[1]].emerged_at is None
+        assert store.aware(p[ids[2]].emerged_at) == NOW - timedelta(hours=1)  # an earlier emergence is kept
+
+
+def test_an_empty_batch_writes_nothing(engine):
+    with Session(engine) as session, session.begin():
+        _seed(session)
+        store.write_batch(session, inserts=[], updates=[], proposals=[])
+        assert store.lock_proposals(session, set()) == [] and store.votes_of_pairs(session, set()) == {}
