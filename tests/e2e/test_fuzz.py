@@ -16,6 +16,27 @@ pytestmark = pytest.mark.e2e
 EXAMPLES = 40  # per operation and mode: about 3,000 requests in all
 
 
+# What schemathesis reports as invalid although the request that left was valid: the
+# Authorization header it removed is put back by ``headers=`` below, and an undeclared query
+# parameter can be dropped on the way (an empty list or None is not serialized; shrinking
+# can remove it: schemathesis#4332, #4762).
+_UNDONE = {"header: violates `required` (was Authorization)", "query: violates `additionalProperties`"}
+
+
+def _nothing_invalid_was_sent(operation, case, failure: str) -> bool:
+    """True for a 'schema-violating request accepted' whose only violations are in
+    ``_UNDONE`` and whose query, as sent, holds declared parameters only."""
+    if "found 1 distinct failure" not in failure or "Schema-violating request accepted" not in failure:
+        return False
+    block = failure.split("Invalid component:", 1)[-1].split("\n\n", 1)[0]
+    violations = {line.strip()[2:] for line in block.splitlines() if line.strip().startswith("- ")}
+    if not violations or not violations <= _UNDONE:
+        return False
+    declared = {p.name for p in operation.query}
+    sent = {k for k, v in (case.query or {}).items() if v is not None and v != []}
+    return sent <= declared
+
+
 def test_fuzz_the_public_api(platform):
     admin = Client(platform).register()
     _grant(platform, admin.email, "admin")
@@ -42,6 +63,8 @@ def test_fuzz_the_public_api(platform):
                     if isinstance(exc, KeyboardInterrupt):
                         raise
                     if "[414] URI Too Long" in str(exc):  # refused by the HTTP server itself: a 4xx too
+                        return
+                    if _nothing_invalid_was_sent(operation, case, str(exc)):
                         return
                     failures.append(f"{operation.method.upper()} {operation.path} [{mode.value}]: {exc}"[:600])
 

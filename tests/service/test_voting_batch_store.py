@@ -70,11 +70,12 @@ def test_batch_reads_and_writes(engine):
             proposals=[dict(_values(2, emerged), pid=ids[0]), dict(_values(1), pid=ids[1]),
                        dict(_values(7, emerged), pid=ids[2])])
     with Session(engine) as session:
-        votes = {(v.proposal_id, v.voter): v for v in session.scalars(sa.select(store.Vote))}
+        votes = {(v.proposal_id, v.voter): v  # the database is shared with other tests: this test's rows only
+                 for v in session.scalars(sa.select(store.Vote).where(store.Vote.proposal_id.in_(ids)))}
         assert {k: (v.key, v.qualifications, v.trusted) for k, v in votes.items()} == {
             (ids[0], "s:old"): ("agree", ["doable"], False), (ids[0], "s:new"): ("agree", ["likeIt"], True),
             (ids[1], "u:1"): ("neutral", [], True)}
-        p = {r.id: r for r in session.scalars(sa.select(store.Proposal))}
+        p = {r.id: r for r in session.scalars(sa.select(store.Proposal).where(store.Proposal.id.in_(ids)))}
         assert [p[i].votes_trusted for i in ids] == [2, 1, 7]
         assert p[ids[0]].counts["trusted"]["agree"] == 2 and p[ids[0]].top_score_lb == 0.25
         assert store.aware(p[ids[0]].emerged_at) == emerged  # set by the batch

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from common.rpc_client import RemoteError
+from common.testing import wait_until
 from services.proposals.service import ProposalsService
 from services.voting import domain, scoring
 from services.voting.service import VotingService
@@ -267,6 +268,14 @@ def test_voters_pages_logged_in_agreeing_voters(services, rpc):
 
 
 # -- vote_batch: what the gateway sends under load ---------------------------------------------------
+def _refused_as(rpc, proposal_id):
+    try:
+        rpc.voting.vote(voter(), proposal_id, {"key": "agree"})
+    except RemoteError as exc:
+        return exc.exc_type
+    return None
+
+
 def _keyed(rpc, v, proposal_id):
     return rpc.voting.proposal_keys(v["session_id"], [proposal_id])[proposal_id]
 
@@ -277,6 +286,7 @@ def test_a_batch_decides_each_vote_as_a_single_call_would(services, rpc, events)
     a, b = _accepted(rpc, question, author="b1"), _accepted(rpc, question, author="b2")
     pending = rpc.proposals.submit_proposal({"user_id": "b3", "roles": ["citizen"]}, question["id"],
                                             {"content": "Il faut une proposition encore en attente"})["proposal"]
+    wait_until(lambda: _refused_as(rpc, pending["id"]) == "Conflict")  # voting has learnt it (an event)
     v1, v2 = voter(), voter(user="batch-user")
     outcomes = rpc.voting.vote_batch([
         {"voter": v1, "proposal_id": b["id"], "data": {"key": "agree", "proposal_key": _keyed(rpc, v1, b["id"])}},
