@@ -249,12 +249,13 @@ def ranking(session, question_id, sort, limit, offset):
     ordered index scan. The total is the question's kept count of accepted proposals."""
     p = Proposal.__table__
     column = p.c.top_score_lb if sort == "popular" else p.c.controversy_lb
-    rows = session.execute(
-        sa.select(p.c.id, p.c.top_score_lb, p.c.controversy_lb, p.c.zone, p.c.votes_trusted, p.c.emerged_at)
+    kept = sa.select(QuestionStats.accepted).where(QuestionStats.question_id == question_id)
+    rows = session.execute(  # the total rides along with the page: one round trip
+        sa.select(p.c.id, p.c.top_score_lb, p.c.controversy_lb, p.c.zone, p.c.votes_trusted, p.c.emerged_at,
+                  kept.scalar_subquery().label("total"))
         .where(p.c.question_id == question_id, p.c.status == "accepted")
         .order_by(column.desc(), p.c.created_at.desc(), p.c.id).limit(limit).offset(offset)).all()
-    total = session.execute(sa.select(QuestionStats.accepted).where(QuestionStats.question_id == question_id)
-                            ).scalar_one_or_none()
+    total = rows[0].total if rows else session.execute(kept).scalar_one_or_none()  # past the last page
     return rows, total or 0
 
 

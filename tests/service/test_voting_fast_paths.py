@@ -50,6 +50,8 @@ def test_ranking_total_follows_acceptance_and_refusal(services, rpc, db_urls):
     proposals = [_accepted(rpc, question, author=f"r{i}") for i in range(3)]
     page = rpc.voting.ranking(question["id"], {"sort": "popular", "per_page": 2})
     assert page["total"] == 3 and len(page["items"]) == 2
+    past = rpc.voting.ranking(question["id"], {"sort": "popular", "per_page": 2, "page": 3})
+    assert past["items"] == [] and past["total"] == 3  # past the last page: the total still comes
     rpc.proposals.refuse_proposal(ADMIN, proposals[0]["id"], {"reason": "other"})
     import time
     deadline = time.monotonic() + 10
