@@ -19,10 +19,6 @@ class RateLimiter:
         self.client = redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2)
         self._down_until = 0.0
 
-    def hit(self, key: str, limit: int, window: int) -> int:
-        """Count one hit; returns seconds to wait (0 when allowed)."""
-        return self.hit_many([(key, limit)], window)
-
     def hit_many(self, limits, window: int) -> int:
         """Count one hit on each ``(key, limit)`` in one round trip to Redis (a plain
         pipeline: INCR and EXPIRE per key, no MULTI/EXEC, each command is atomic on its

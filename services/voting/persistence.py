@@ -393,15 +393,16 @@ def vote_rows_of_voter(session, voter) -> list:
 # concurrent batches never deadlock), the voters' votes read in one, and every write (new
 # votes, changed votes, the proposals' counts and scores) sent as one multi-statement query
 # of set-based statements over arrays.
+LOCKED_COLUMNS = ("id", "question_id", "author_id", "status", "counts", "votes_trusted", "emerged_at", "q_id",
+                  "q_country", "q_language", "q_starts_at", "q_ends_at", "q_votes_target")
+
+
 def lock_proposals(session, proposal_ids) -> list:
     """Lock the proposals (FOR UPDATE, in id order) and read them with their question
-    (q_* columns, None if unknown); rows as ``lock_for_vote`` returns, without v_*."""
+    (q_* columns, None if unknown): rows of ``LOCKED_COLUMNS`` (``lock_for_vote``'s, without v_*)."""
     p, q = Proposal.__table__, Question.__table__
-    query = (sa.select(p.c.id, p.c.question_id, p.c.author_id, p.c.status, p.c.counts, p.c.votes_trusted,
-                       p.c.emerged_at, q.c.id.label("q_id"), q.c.country.label("q_country"),
-                       q.c.language.label("q_language"), q.c.starts_at.label("q_starts_at"),
-                       q.c.ends_at.label("q_ends_at"), q.c.votes_target.label("q_votes_target"))
-             .select_from(p.outerjoin(q, q.c.id == p.c.question_id))
+    columns = [q.c[name[2:]].label(name) if name.startswith("q_") else p.c[name] for name in LOCKED_COLUMNS]
+    query = (sa.select(*columns).select_from(p.outerjoin(q, q.c.id == p.c.question_id))
              .where(p.c.id.in_(sorted(proposal_ids))).order_by(p.c.id))
     if is_postgres(session):
         query = query.with_for_update(of=p)

@@ -69,8 +69,7 @@ class _State:
     """A proposal's locked row (``store.lock_proposals``), mutable: a batch keeps its
     counts from one vote to the next."""
 
-    __slots__ = ("id", "question_id", "author_id", "status", "counts", "votes_trusted", "emerged_at", "q_id",
-                 "q_country", "q_language", "q_starts_at", "q_ends_at", "q_votes_target")
+    __slots__ = store.LOCKED_COLUMNS
 
     def __init__(self, row):
         for name in self.__slots__:
@@ -179,9 +178,9 @@ class VotingService(HealthMixin):
         gateway sends when votes arrive faster than single calls return. Each vote is
         decided exactly as ``vote`` decides it; its outcome is ``{"result": VoteOut}`` or
         ``{"error": {exc_type, value, exc_args}}`` (a refused vote writes nothing and does
-        not affect the others). Proposals are locked in id order and the questions'
-        counters updated once per question at the end, in question order, so concurrent
-        batches and single votes never deadlock. An unexpected failure (database down)
+        not affect the others). Proposals are locked in id order (one statement) and the
+        questions' counters updated once per question at the end, in question order, so
+        concurrent batches and single votes never deadlock. An unexpected failure (database down)
         fails the whole batch: nothing of it is written."""
         items = load(_VOTE_BATCH_IN, {"votes": votes})["votes"]
         outcomes: list = [None] * len(items)
@@ -191,7 +190,6 @@ class VotingService(HealthMixin):
                 prepared.append((i, _prepare_vote(item["voter"], item["proposal_id"], item["data"])))
             except ERRORS as exc:
                 outcomes[i] = {"error": serialize(exc)}
-        prepared.sort(key=lambda p: p[1].proposal_id)  # stable: one voter's repeats keep their order
         rules = _rules()
         with self.db() as uow:
             if len(prepared) == 1:  # alone: the single vote's path (fewer round trips)
