@@ -54,7 +54,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from services.voting import scoring, sequence  # noqa: E402
+from services.voting.sampling import COLUMNS, VectorSampler  # noqa: E402
 from services.voting.sequence import Candidate, SequenceRules  # noqa: E402
 
 CHECKPOINTS = (1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000)
@@ -153,51 +156,27 @@ def top_lower_bound(counts: dict) -> float:
 
 
 # -- Thompson samples, vectorised ----------------------------------------------------------------
-_ITEMS = ("agree", "disagree", "likeIt", "doable", "noWay", "impossible", "platitudeAgree", "platitudeDisagree")
-_COLUMNS = _ITEMS + ("neutral",)  # N = agree + disagree + neutral
-_COLUMN = {item: j for j, item in enumerate(_COLUMNS)}
+_COLUMN = {item: j for j, item in enumerate(COLUMNS)}
 
 
-class NumpySampler:
-    """``sequence.sample_pool`` with numpy: the same Beta(k + s, N - k + 1) draw of each rate.
+class NumpySampler(VectorSampler):
+    """The service's ``sampling.VectorSampler``, reading each candidate's counts from
+    ``matrix`` (one row of ``sampling.COLUMNS`` counts per proposal, updated with every vote)
+    through ``index`` (id -> row) instead of building the rows from the ``counts`` mappings;
+    every ``verify_every`` calls it checks that the matrix rows equal the candidates' counts."""
 
-    Reads each candidate's counts from its ``counts`` mapping, or, when the benchmark gives it
-    ``matrix`` (one row of ``_COLUMNS`` counts per proposal, updated with every vote) and
-    ``index`` (id -> row), from that matrix; every ``verify_every`` calls it checks that the
-    matrix rows equal the candidates' counts."""
-
-    def __init__(self, seed, matrix=None, index=None, verify_every: int = 500):
-        import numpy as np
-
-        self.np = np
-        self.gen = np.random.default_rng(seed)
+    def __init__(self, matrix=None, index=None, verify_every: int = 500):
         self.matrix, self.index = matrix, index
         self.verify_every, self.calls = verify_every, 0
 
-    def _rows(self, tested):
-        np = self.np
+    def rows(self, tested):
         if self.matrix is None:
-            return np.array([[c.counts.get(item, 0) for item in _COLUMNS] for c in tested],
-                            dtype=float).reshape(len(tested), len(_COLUMNS))
+            return super().rows(tested)
         rows = self.matrix[[self.index[c.id] for c in tested]]
         self.calls += 1
-        if self.calls % self.verify_every == 1:
-            expected = np.array([[c.counts.get(item, 0) for item in _COLUMNS] for c in tested], dtype=float)
-            if not np.array_equal(rows, expected.reshape(rows.shape)):
-                raise AssertionError("count matrix out of step with the candidates' counts")
+        if self.calls % self.verify_every == 1 and not np.array_equal(rows, super().rows(tested)):
+            raise AssertionError("count matrix out of step with the candidates' counts")
         return rows
-
-    def __call__(self, tested, rng, score_rules, top=True, controversy=True):
-        np = self.np
-        rows = self._rows(tested)
-        k = rows[:, :len(_ITEMS)]
-        n = rows[:, len(_ITEMS):].sum(axis=1, keepdims=True) + k[:, :2].sum(axis=1, keepdims=True)
-        s = np.array([score_rules.vote_smoothing] * 2 + [score_rules.qualification_smoothing] * 6)
-        r = self.gen.beta(k + s, np.maximum(n - k, 0) + 1)
-        agree, disagree, like_it, doable, no_way, impossible, pa, pd = r.T
-        tops = (agree + like_it + doable - no_way - impossible - pa - pd).tolist() if top else None
-        contros = (np.minimum(agree, disagree) + np.minimum(like_it, no_way)).tolist() if controversy else None
-        return tops, contros
 
 
 def check_sampler(draws: int = 20000) -> str:
@@ -206,7 +185,7 @@ def check_sampler(draws: int = 20000) -> str:
              {"agree": 6, "disagree": 3, "neutral": 1, "likeIt": 2, "noWay": 1},
              {"agree": 120, "disagree": 60, "neutral": 20, "likeIt": 40, "doable": 25, "noWay": 18,
               "impossible": 5, "platitudeAgree": 3, "platitudeDisagree": 1}]
-    fast, rng = NumpySampler(1), random.Random(1)
+    fast, rng = NumpySampler(), random.Random(1)
     worst = 0.0
     for counts in cases:
         c = [Candidate("x", "a", 0, 0, 0, counts)] * draws
@@ -249,10 +228,8 @@ def run(job: tuple) -> dict:
     if strategy == "uniform":
         pass
     elif params.sampler == "numpy":
-        import numpy as np
-
-        matrix = np.zeros((n, len(_COLUMNS)))
-        sampler = NumpySampler(seed, matrix, {pid: i for i, pid in enumerate(world.ids)})
+        matrix = np.zeros((n, len(COLUMNS)))
+        sampler = NumpySampler(matrix, {pid: i for i, pid in enumerate(world.ids)})
     else:
         sampler = sequence.sample_pool
     votes = [0] * n

@@ -42,6 +42,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         STREAM_BUFFER=settings.env_int("STREAM_BUFFER", 10000),
         STREAM_CLIENT_QUEUE=settings.env_int("STREAM_CLIENT_QUEUE", 1000),
         STREAM_KEEPALIVE=settings.env_float("STREAM_KEEPALIVE", 15.0),
+        PROPOSAL_CACHE_SIZE=settings.env_int("PROPOSAL_CACHE_SIZE", 10000),
+        PROPOSAL_CACHE_TTL=settings.env_float("PROPOSAL_CACHE_TTL", 60.0),
         JSON_SORT_KEYS=False,
     )
     app.config.update(LOG_FORMAT=os.environ.get("LOG_FORMAT", "json"))

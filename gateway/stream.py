@@ -2,7 +2,10 @@
 
 One ``EventHub`` per gateway process subscribes to the platform's public events on
 RabbitMQ (an exclusive queue, reconnecting by itself) and fans them out to the connected
-clients. Each client has a bounded queue: a client that cannot keep up is disconnected
+clients. The same queue carries the proposals' moderation events, which never reach
+clients: they go to the hub's listeners (the proposal content cache,
+gateway/proposal_cache.py), with ``epoch`` telling them when a reconnection may have
+lost some. Each client has a bounded queue: a client that cannot keep up is disconnected
 (it reconnects with ``Last-Event-ID`` and replays from the hub's ring buffer), so a slow
 client never slows the others or the bus.
 """
@@ -29,6 +32,16 @@ STREAMED = (
     ("voting", "proposal_emerged"),
 )
 FILTERS = ("actor", "proposal", "campaign", "country")
+# (source service, event type) pairs only the gateway itself listens to (``EventHub.listen``)
+INTERNAL = (
+    ("proposals", "proposal_submitted"),
+    ("proposals", "proposal_accepted"),
+    ("proposals", "proposal_refused"),
+    ("proposals", "proposal_postponed"),
+)
+
+
+_INTERNAL = frozenset(INTERNAL)
 
 
 def matches(event: dict, filters: dict) -> bool:
@@ -76,6 +89,14 @@ class EventHub:
         self.connected = threading.Event()
         self._thread = None
         self._stopping = False
+        self.epoch = 0  # +1 at every (re)connection: events may have been missed before it
+        self._listeners = {}  # event type -> [callable(event)]
+
+    def listen(self, event_type, callback):
+        """``callback(event)`` for every ``event_type`` event (one of INTERNAL), on the
+        hub's thread: it must be quick and must not raise."""
+        with self.lock:
+            self._listeners.setdefault(event_type, []).append(callback)
 
     def start(self):
         with self.lock:
@@ -93,11 +114,13 @@ class EventHub:
                 connection = pika.BlockingConnection(self.params)
                 channel = connection.channel()
                 queue_name = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-                for source, event_type in STREAMED:
+                for source, event_type in STREAMED + INTERNAL:
                     exchange = f"{source}.events"
                     channel.exchange_declare(exchange, exchange_type="topic", durable=True)
                     channel.queue_bind(queue_name, exchange, routing_key=event_type)
                 channel.basic_consume(queue_name, self._on_message, auto_ack=True)
+                with self.lock:
+                    self.epoch += 1
                 self.connected.set()
                 backoff = 0.5
                 while not self._stopping:
@@ -109,12 +132,21 @@ class EventHub:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10)
 
-    def _on_message(self, _channel, _method, _props, body):
+    def _on_message(self, _channel, method, _props, body):
         try:
             event = json.loads(body)
         except ValueError:
             return
         if not isinstance(event, dict) or "event_id" not in event:
+            return
+        if (method.exchange.partition(".")[0], method.routing_key) in _INTERNAL:
+            with self.lock:
+                listeners = list(self._listeners.get(method.routing_key, ()))
+            for listener in listeners:
+                try:
+                    listener(event)
+                except Exception:  # a listener's bug must not cost the stream its connection
+                    log.exception("event listener failed on %s", method.routing_key)
             return
         with self.lock:
             self.buffer.append(event)
@@ -140,3 +172,19 @@ class EventHub:
     def unsubscribe(self, subscriber):
         with self.lock:
             self.subscribers.discard(subscriber)
+
+
+_hub_lock = threading.Lock()
+
+
+def event_hub(app) -> EventHub:
+    """The app's hub (one per gateway process), started on first use."""
+    found = app.extensions.get("event_hub")
+    if found is None:
+        with _hub_lock:
+            found = app.extensions.get("event_hub")
+            if found is None:
+                found = app.extensions["event_hub"] = EventHub(
+                    app.config["AMQP_URI"], app.config["STREAM_BUFFER"], app.config["STREAM_CLIENT_QUEUE"])
+    found.start()
+    return found

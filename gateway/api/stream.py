@@ -7,19 +7,9 @@ from flask import Response, current_app, request, stream_with_context
 
 from gateway import schemas
 from gateway.blueprint import Blueprint
-from gateway.stream import FILTERS, EventHub, format_sse
+from gateway.stream import FILTERS, event_hub, format_sse
 
 blp = Blueprint("stream", __name__, url_prefix="/api/v1", description="Real-time stream (Server-Sent Events)")
-
-
-def hub() -> EventHub:
-    app = current_app
-    if "event_hub" not in app.extensions:
-        app.extensions["event_hub"] = EventHub(app.config["AMQP_URI"], app.config["STREAM_BUFFER"],
-                                               app.config["STREAM_CLIENT_QUEUE"])
-    h = app.extensions["event_hub"]
-    h.start()
-    return h
 
 
 @blp.get("/stream")
@@ -29,7 +19,7 @@ def hub() -> EventHub:
 def stream(filters):
     """Live events: commitment_made, commitment_status_changed, campaign_started,
     campaign_milestone_reached, official_responded, proposal_emerged"""
-    h = hub()
+    h = event_hub(current_app)
     wanted = {k: filters.get(k) for k in FILTERS if filters.get(k)}
     last_id = request.headers.get("Last-Event-ID") or filters.get("last_event_id")
     subscriber, replay, resync = h.subscribe(wanted, last_id)

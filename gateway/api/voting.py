@@ -1,13 +1,26 @@
 """Votes, results and the voting sequence (voting service, joined with proposals' content)."""
-from flask import g
+from flask import current_app, g
 
-from gateway import schemas
+from gateway import proposal_cache, schemas
 from gateway.auth import caller
 from gateway.blueprint import Blueprint
 from gateway.ratelimit import limit_votes
 from gateway.rpc import call, call_batched
 
 blp = Blueprint("voting", __name__, url_prefix="/api/v1", description="Votes, results and the voting sequence")
+
+
+def contents(ids) -> dict:
+    """{id: content} of the accepted proposals among ``ids``: the process's cache
+    (gateway/proposal_cache.py), then the proposals service for the rest."""
+    if not ids:
+        return {}
+
+    def fetch(missing):
+        return call("proposals", "get_proposals", missing)
+
+    cache = proposal_cache.for_app(current_app)
+    return cache.get_many(ids, fetch) if cache is not None else {p["id"]: p for p in fetch(ids)}
 
 
 def voter() -> dict:
@@ -53,7 +66,7 @@ def sequence(question_id):
     """Up to 12 proposals to vote on, each with the proposal_key to send with the vote"""
     chosen = call("voting", "sequence", question_id, voter())
     ids = [item["proposal_id"] for item in chosen["items"]]
-    content = {p["id"]: p for p in call("proposals", "get_proposals", ids)} if ids else {}
+    content = contents(ids)
     items = [dict(content[i["proposal_id"]], proposal_key=i["proposal_key"])
              for i in chosen["items"] if i["proposal_id"] in content]
     return {"question_id": chosen["question_id"], "items": items}
@@ -63,7 +76,7 @@ def ranked_proposals(question_id, filters):
     """popular / controversial: the order comes from voting, the content from proposals."""
     ranked = call("voting", "ranking", question_id, {k: filters[k] for k in ("sort", "page", "per_page")})
     ids = [r["proposal_id"] for r in ranked["items"]]
-    content = {p["id"]: p for p in call("proposals", "get_proposals", ids)} if ids else {}
+    content = contents(ids)
     items = [dict(content[r["proposal_id"]], score=r) for r in ranked["items"] if r["proposal_id"] in content]
     return {"items": items, "total": ranked["total"], "page": ranked["page"], "per_page": ranked["per_page"]}
 

@@ -19,6 +19,7 @@ from common.observability import VOTE_BATCH_SIZE, VOTES
 from common.rpc_client import RemoteError, ServiceUnavailable as RpcUnavailable
 from services.voting import domain, persistence as store, schemas, scoring, sequence
 from services.voting.persistence import aware, utcnow
+from services.voting.sampling import VectorSampler
 
 ERRORS = EXPECTED + (domain.DomainError,)
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ def _ballot(key, qualifications, trusted, sequence_) -> domain.Ballot | None:
 # Sequence candidate pools per question, per process, for ``SequenceRules.pool_ttl`` seconds
 # (dropped at once when this process learns a proposal change in that question).
 _POOLS: dict = {}
+_SAMPLER = VectorSampler()  # the Thompson draws of a sequence, vectorised (sampling.py)
 _REFRESHING: set = set()
 
 
@@ -323,7 +325,7 @@ class VotingService(HealthMixin):
             candidates, short = sequence.from_pools(pools, voted, rules)
             if short:
                 candidates = [_candidate(r) for r in store.sequence_candidates(uow.session, question.id, voter_id)]
-        chosen = sequence.select(candidates, rules, random.Random(), _rules().score)
+        chosen = sequence.select(candidates, rules, random.Random(), _rules().score, sampler=_SAMPLER)
         secret = _secret()
         return {"question_id": question.id, "items": [
             {"proposal_id": pid, "proposal_key": domain.proposal_key(secret, pid, who["session_id"], "sequence")}

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
 from common import testing
 from services.voting import scoring
@@ -204,3 +205,63 @@ def test_concurrent_votes_ride_in_batches_and_each_is_decided_alone(ballot, clie
     assert [after[t["id"]] - before[t["id"]] for t in targets] == [12, 15, 15]  # the 3 invalid were on the first
     carried, _ = _batched_votes(platform)
     assert carried - carried_before == 45  # every vote went through vote_batch
+
+
+def _cache_hits(platform) -> float:
+    text = requests.get(f"{platform.url}/metrics", timeout=5).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith('civic_gateway_proposal_cache_total{outcome="hit"}'))
+
+
+def test_ranked_pages_follow_moderation_despite_the_gateway_cache(platform, client):
+    """The gateway keeps proposal contents it has served (gateway/proposal_cache.py) and drops
+    them on the proposals' events: a moderator's edit shows on the next pages, a refusal
+    takes the proposal off them, both within the time the event takes to arrive."""
+    admin = Client(platform).register()
+    _grant(platform, admin.email, "admin")
+    admin.login()
+    now = datetime.now(timezone.utc)
+    question = admin.post("/questions", json={
+        "slug": f"cache-{uuid.uuid4().hex[:8]}", "title": "Que faire pour les parcs ?", "country": "FR",
+        "language": "fr", "scope": "national", "starts_at": (now - timedelta(days=1)).isoformat(),
+        "ends_at": (now + timedelta(days=30)).isoformat()}).json()
+    ids = []
+    for i in range(3):
+        author = Client(platform).register().login()
+        proposal = author.post(f"/questions/{question['id']}/proposals",
+                               json={"content": f"Il faut planter des arbres dans le parc numéro {i}"}).json()["proposal"]
+        assert admin.post(f"/proposals/{proposal['id']}/accept", json={}).status_code == 200
+        ids.append(proposal["id"])
+    page_url = f"/questions/{question['id']}/proposals"
+
+    def page():
+        listed = client().get(page_url, params={"sort": "popular"})
+        assert listed.status_code == 200
+        return {p["id"]: p["content"] for p in listed.json()["items"]}
+
+    def until(condition, what):
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            found = page()
+            if condition(found):
+                return found
+            time.sleep(0.1)
+        pytest.fail(f"{what}: still {found}")
+
+    until(lambda found: set(found) == set(ids), "voting learns the acceptances")
+    hits = _cache_hits(platform)
+    first = page()
+    assert _cache_hits(platform) >= hits + 3  # the contents now come from the gateway's memory
+    target = ids[0]
+
+    # an edit: refused, then accepted again with a moderator's text
+    assert admin.post(f"/proposals/{target}/refuse", json={"reason": "off-topic"}).status_code == 200
+    until(lambda found: target not in found, "the refusal takes it off the page")
+    edited = "Il faut planter des arbres fruitiers dans ce parc"
+    assert admin.post(f"/proposals/{target}/accept", json={"content": edited}).status_code == 200
+    found = until(lambda found: found.get(target) == edited, "the edited text replaces the cached one")
+    assert {k: v for k, v in found.items() if k != target} == {k: v for k, v in first.items() if k != target}
+    for _ in range(5):  # and stays: what was cached before the edit never comes back
+        assert page()[target] == edited
+    sequence = client().get(f"/questions/{question['id']}/sequence").json()["items"]
+    assert {i["id"]: i["content"] for i in sequence}[target] == edited
