@@ -41,6 +41,8 @@ class Database(DependencyProvider):
         self.store = None
         self._wake = None
         self._running = False
+        self._relay_stopped = None  # sent when the relay loop has sent what was pending and ended
+        self._stopping = None  # sent by stop(): cuts a linger short
 
     def setup(self):
         urls = config.get("DATABASE_URLS")
@@ -52,21 +54,34 @@ class Database(DependencyProvider):
         self._exchanges = {}
         self.relay = OutboxRelay(self.store.engine, self.store.outbox, self._publish)
         self.poll_interval = float(config.get("OUTBOX_POLL_INTERVAL", 1.0))
+        self.linger = float(config.get("OUTBOX_RELAY_LINGER", 0.05))
 
     def start(self):
         if self.relay_enabled and str(config.get("OUTBOX_RELAY", True)).lower() not in ("false", "0", "no"):
             self._running = True
             self._wake = Event()
+            self._relay_stopped = Event()
+            self._stopping = Event()
             self.container.spawn_managed_thread(self._relay_loop, identifier=f"{self.service}.outbox_relay")
 
     def stop(self):
+        """Graceful: the relay sends the events still pending (a lingering pass included)
+        before the store closes, so a redeploy does not leave them to the next instance."""
         self._running = False
         self.wake_relay()
+        if self._stopping is not None and not self._stopping.ready():
+            self._stopping.send(True)
+        if self._relay_stopped is not None:
+            with eventlet.Timeout(5, False):
+                self._relay_stopped.wait()
         if self.store:
             self.store.dispose()
 
     def kill(self):
-        self.stop()
+        self._running = False
+        self.wake_relay()
+        if self.store:
+            self.store.dispose()
 
     def wake_relay(self):
         if self._wake is not None and not self._wake.ready():
@@ -103,8 +118,23 @@ class Database(DependencyProvider):
                 log.warning("outbox relay for %s failed (%s); retrying in %.1fs", self.service, exc, backoff)
                 eventlet.sleep(backoff)
                 continue
+            woken = False
             with eventlet.Timeout(self.poll_interval, False):
-                self._wake.wait()
+                woken = self._wake.wait()
+            if woken and self.linger > 0 and self._running:  # let concurrent transactions' events gather
+                with eventlet.Timeout(self.linger, False):
+                    self._stopping.wait()
+        self._drain_on_stop()
+
+    def _drain_on_stop(self):
+        try:
+            while self.relay.relay_batch() >= self.relay.batch_size:
+                pass
+        except Exception as exc:  # left in the outbox: the next instance sends them
+            log.warning("outbox relay for %s stopping with events unsent (%s)", self.service, exc)
+        finally:
+            if self._relay_stopped is not None and not self._relay_stopped.ready():
+                self._relay_stopped.send(True)
 
     def get_dependency(self, worker_ctx):
         headers = {"call_id_stack": list(worker_ctx.call_id_stack)}

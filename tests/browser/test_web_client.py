@@ -83,7 +83,8 @@ def world(platform):
         if target["id"] in items:
             visitor.put(f"/proposals/{target['id']}/vote", json={
                 "key": "agree", "qualifications": ["likeIt", "doable"], "proposal_key": items[target["id"]]["proposal_key"]})
-        return Client(platform).get(f"/proposals/{target['id']}/results").json()["emerged"]
+        # a 404 until voting has learnt the acceptance (an event): keep waiting
+        return Client(platform).get(f"/proposals/{target['id']}/results").json().get("emerged", False)
     _wait(vote_once, timeout=60, what="the first proposal to emerge")
     return {"admin": admin, "question": question, "local_question": local, "proposals": proposals, "moderator": moderator,
             "editor": editor, "actors": actors, "official": official}

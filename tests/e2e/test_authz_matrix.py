@@ -209,7 +209,8 @@ class World:
                 visitor.put(f"/proposals/{proposal_id}/vote", json={
                     "key": "agree", "qualifications": ["likeIt", "doable"],
                     "proposal_key": items[proposal_id]["proposal_key"]})
-            return Client(self.platform).get(f"/proposals/{proposal_id}/results").json()["emerged"]
+            # a 404 until voting has learnt the acceptance (an event): keep waiting
+            return Client(self.platform).get(f"/proposals/{proposal_id}/results").json().get("emerged", False)
         _wait(vote_once, timeout=90, what=f"the proposal to emerge (last sequence: {getattr(self, 'last_sequence', '')[:300]})")
 
 

@@ -75,7 +75,8 @@ def _make_emerge(platform, cast, proposal):
             visitor.put(f"/proposals/{proposal['id']}/vote", json={
                 "key": "agree", "qualifications": ["likeIt", "doable"],
                 "proposal_key": items[proposal["id"]]["proposal_key"]})
-        return Client(platform).get(f"/proposals/{proposal['id']}/results").json()["emerged"]
+        # a 404 until voting has learnt the acceptance (an event): keep waiting
+        return Client(platform).get(f"/proposals/{proposal['id']}/results").json().get("emerged", False)
     _wait(vote_once, timeout=60, what="the proposal to emerge")
 
 

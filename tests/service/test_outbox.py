@@ -386,6 +386,35 @@ def test_commit_wakes_the_relay_without_waiting_for_the_poll(run_service, rpc, e
         assert time.monotonic() - started < 3
 
 
+def test_events_of_concurrent_transactions_are_relayed_together(run_service, rpc, events, probe_url):
+    """The relay waits OUTBOX_RELAY_LINGER after a wake-up, so the events committed meanwhile
+    go in the same pass (one claim, one mark: the same published_at), in commit order."""
+    recorder = events("outboxprobe")
+    run_service(OutboxProbe, {"DATABASE_URLS": {"outboxprobe": probe_url}, "OUTBOX_POLL_INTERVAL": 60,
+                              "OUTBOX_RELAY_LINGER": 0.5})
+    time.sleep(0.3)  # the relay's first scan is done: from now on it only moves when woken
+    fired = [rpc.outboxprobe.fire({"n": n}) for n in range(4)]
+    for event_id in fired:
+        recorder.wait_for(lambda e, eid=event_id: e["event_id"] == eid, timeout=5)
+    assert [e["event_id"] for e in recorder.all if e["event_type"] == "probe_happened"] == fired
+    assert len({published_at(probe_url, event_id) for event_id in fired}) == 1
+
+
+def test_a_graceful_stop_sends_the_pending_events_first(run_service, rpc, events, probe_url):
+    """Stopping during the relay's linger: the stopping instance sends what is pending
+    (a redeploy does not leave events to wait for the next instance)."""
+    recorder = events("outboxprobe")
+    container = run_service(OutboxProbe, {"DATABASE_URLS": {"outboxprobe": probe_url}, "OUTBOX_POLL_INTERVAL": 60,
+                                          "OUTBOX_RELAY_LINGER": 30})
+    time.sleep(0.3)  # the first scan is done; the next wake-up lingers 30 s
+    event_id = rpc.outboxprobe.fire({"n": 1})
+    started = time.monotonic()
+    container.stop()
+    assert time.monotonic() - started < 5
+    assert published_at(probe_url, event_id, timeout=0) is not None
+    recorder.wait_for(lambda e: e["event_id"] == event_id, timeout=5)
+
+
 def test_rows_left_unpublished_are_sent_when_the_service_starts(run_service, events, probe_url):
     recorder = events("outboxprobe")
     store = ServiceStore("outboxprobe", PROBE_METADATA, probe_url)
