@@ -116,8 +116,11 @@ class Database(DependencyProvider):
             except Exception as exc:  # broker or database down: keep the rows, retry with backoff
                 backoff = min(max(backoff * 2, 0.5), 10.0)
                 log.warning("outbox relay for %s failed (%s); retrying in %.1fs", self.service, exc, backoff)
-                eventlet.sleep(backoff)
+                with eventlet.Timeout(backoff, False):
+                    self._stopping.wait()  # a stop cuts the backoff short
                 continue
+            if not self._running:  # stopped during the scan or the purge: its wake-up went to the old event
+                break
             woken = False
             with eventlet.Timeout(self.poll_interval, False):
                 woken = self._wake.wait()
@@ -126,9 +129,11 @@ class Database(DependencyProvider):
                     self._stopping.wait()
         self._drain_on_stop()
 
-    def _drain_on_stop(self):
+    def _drain_on_stop(self, budget=4.0):
+        """Send what is pending, for at most ``budget`` seconds (stop() waits 5)."""
+        deadline = time.monotonic() + budget
         try:
-            while self.relay.relay_batch() >= self.relay.batch_size:
+            while self.relay.relay_batch() >= self.relay.batch_size and time.monotonic() < deadline:
                 pass
         except Exception as exc:  # left in the outbox: the next instance sends them
             log.warning("outbox relay for %s stopping with events unsent (%s)", self.service, exc)

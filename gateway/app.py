@@ -31,6 +31,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         RPC_POOL_SIZE=settings.env_int("RPC_POOL_SIZE", 32),
         RPC_BATCH_MAX=settings.env_int("RPC_BATCH_MAX", 64),
         RPC_BATCH_FLUSHERS=settings.env_int("RPC_BATCH_FLUSHERS", 4),
+        RPC_BATCH_MAX_WAIT=settings.env_float("RPC_BATCH_MAX_WAIT", 0.5),
         READY_TIMEOUT=settings.env_float("READY_TIMEOUT", 1.0),
         SERVICES=[s for s in os.environ.get("SERVICES", "accounts,proposals,voting,lobbying,commitments,notifications").split(",") if s],
         JWT_SECRET=jwt_secret(),

@@ -18,6 +18,13 @@ the batch method with the list; the method answers one outcome per item, in orde
   running during a deploy), batching pauses for ``pause`` seconds.
 - A service or broker that is down fails every item of the batch the way it fails a
   single call (``ServiceUnavailable``: 503).
+- Overload is refused at the door: when the oldest queued item, or the oldest batch in
+  flight, has waited more than ``max_wait`` seconds, the service is not keeping up (or
+  not answering at all), and a new item fails at once with
+  ``Overloaded`` (a 503 with Retry-After) instead of joining a queue its caller would time
+  out in while the work it queued is still done (a timed-out vote may well be applied).
+  The queue then drains and new items are taken again: what is accepted is answered
+  within about ``max_wait`` plus one batch.
 
 Threads start on first use, in the process that uses them (after gunicorn's fork).
 """
@@ -39,11 +46,15 @@ class RetryAlone(Exception):
     """The batch failed as a whole: make this item's single call instead."""
 
 
-class _Pending:
-    __slots__ = ("item", "deadline", "done", "result", "error")
+class Overloaded(ServiceUnavailable):
+    """The service is behind by more than ``max_wait``: refused without queueing."""
 
-    def __init__(self, item, deadline):
-        self.item, self.deadline = item, deadline
+
+class _Pending:
+    __slots__ = ("item", "deadline", "queued_at", "done", "result", "error")
+
+    def __init__(self, item, deadline, queued_at):
+        self.item, self.deadline, self.queued_at = item, deadline, queued_at
         self.done = threading.Event()
         self.result = self.error = None
 
@@ -54,14 +65,16 @@ class _Pending:
 
 class BatchCaller:
     def __init__(self, client, service: str, method: str, max_batch: int = 64, flushers: int = 4,
-                 timeout: float = 5.0, pause: float = 60.0, observe=None):
+                 timeout: float = 5.0, pause: float = 60.0, observe=None, max_wait: float = 0.5):
         self.client, self.service, self.method = client, service, method
         self.max_batch, self.flushers, self.timeout, self.pause = max(1, max_batch), max(1, flushers), timeout, pause
         self.observe = observe  # observe(outcome, seconds, size) after each batch call
+        self.max_wait = max_wait  # 0: never refuse
         self._queue: queue.Queue = queue.Queue()
         self._pid = None
         self._lock = threading.Lock()
         self._paused_until = 0.0
+        self._flying: dict = {}  # batch in flight -> when it was sent
 
     @property
     def enabled(self) -> bool:
@@ -72,13 +85,29 @@ class BatchCaller:
         ``RpcTimeout``) or ``RetryAlone``."""
         self._start()
         timeout = self.timeout if timeout is None else timeout
-        pending = _Pending(item, time.monotonic() + timeout)
+        now = time.monotonic()
+        behind = self.behind(now)
+        if self.max_wait and behind > self.max_wait:
+            raise Overloaded(f"{self.service}.{self.method} is {behind:.1f}s behind: try again shortly")
+        pending = _Pending(item, now + timeout, now)
         self._queue.put(pending)
         if not pending.done.wait(timeout):
             raise RpcTimeout(f"{self.service}.{self.method} did not answer within {timeout:.1f}s")
         if pending.error is not None:
             raise pending.error
         return pending.result
+
+    def behind(self, now: float | None = None) -> float:
+        """How long the service has kept us waiting: the age of the oldest queued item or
+        of the oldest batch sent and not answered yet (0 when neither)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            oldest = min(self._flying.values(), default=now)
+        try:
+            oldest = min(oldest, self._queue.queue[0].queued_at)
+        except IndexError:
+            pass
+        return max(0.0, now - oldest)
 
     # -- background -----------------------------------------------------------------------
     def _start(self):
@@ -100,6 +129,9 @@ class BatchCaller:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            flight = object()
+            with self._lock:
+                self._flying[flight] = time.monotonic()
             try:
                 self._flush(batch)
             except Exception:  # never lose a flusher; never leave a caller waiting
@@ -107,6 +139,9 @@ class BatchCaller:
                 for p in batch:
                     if not p.done.is_set():
                         p.settle(error=RetryAlone())
+            finally:
+                with self._lock:
+                    del self._flying[flight]
 
     def _flush(self, batch):
         now = time.monotonic()

@@ -15,6 +15,8 @@ RPC_SECONDS = Histogram("civic_gateway_rpc_seconds", "RPC calls from the gateway
                         buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 BATCH_SIZE = Histogram("civic_gateway_rpc_batch_size", "Items per batched RPC call", ["service", "method"],
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128))
+REFUSED = Counter("civic_gateway_overload_refused", "Calls refused at once (503) because the service was "
+                  "behind by more than RPC_BATCH_MAX_WAIT", ["service", "method"])
 PROPOSAL_CACHE = Counter("civic_gateway_proposal_cache", "Proposal contents served from the gateway's cache (hit) "
                          "or asked of the proposals service (miss)", ["outcome"])
 access = logging.getLogger("civic.access")

@@ -18,8 +18,11 @@ Correctness rules:
 - every entry also expires after ``ttl`` seconds, a bound on staleness should an event
   ever be lost; the least recently used entries go beyond ``size``.
 
-The staleness seen by a reader is the time between the moderation's commit and its event
-reaching the gateway (the outbox relay, milliseconds), as with any read replica.
+The staleness seen by a reader is normally the time between the moderation's commit and its
+event reaching the gateway (the outbox relay's linger, ~50 ms), as with any read replica.
+When an event is late without the gateway's consumer noticing a disconnection (the
+proposals relay in backoff during a broker or database outage, a half-open connection not
+yet detected by heartbeats), ``ttl`` is the bound.
 
 Callers must not mutate the dicts they get: they are shared with later requests.
 """
@@ -30,8 +33,9 @@ import threading
 import time
 from typing import Callable, Iterable
 
-#: the events that may change an accepted proposal's public content or status
-INVALIDATING = ("proposal_submitted", "proposal_accepted", "proposal_refused", "proposal_postponed")
+#: the events that may change an accepted proposal's public content or status (a submission
+#: creates a pending proposal, which ``get_proposals`` never returns: nothing to drop)
+INVALIDATING = ("proposal_accepted", "proposal_refused", "proposal_postponed")
 
 
 class ProposalCache:

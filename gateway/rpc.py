@@ -8,9 +8,9 @@ import time
 from flask import current_app, g
 
 from common.rpc_client import RemoteError, RpcClient, ServiceUnavailable
-from gateway.batching import BatchCaller, RetryAlone
+from gateway.batching import BatchCaller, Overloaded, RetryAlone
 from gateway.errors import remote_to_http, unavailable_to_http
-from gateway.observability import BATCH_SIZE, RPC_SECONDS
+from gateway.observability import BATCH_SIZE, REFUSED, RPC_SECONDS
 
 _batchers_lock = threading.Lock()
 
@@ -64,6 +64,7 @@ def batcher(service: str, method: str) -> BatchCaller | None:
                 found = batchers[(service, method)] = BatchCaller(
                     rpc(), service, method, max_batch=app.config["RPC_BATCH_MAX"],
                     flushers=app.config["RPC_BATCH_FLUSHERS"], timeout=app.config["RPC_TIMEOUT"],
+                    max_wait=app.config["RPC_BATCH_MAX_WAIT"],
                     observe=_observe_batch(service, method))
     return found if found.enabled else None
 
@@ -82,4 +83,6 @@ def call_batched(service: str, batch_method: str, item: dict, single):
     except RemoteError as exc:
         remote_to_http(exc)
     except ServiceUnavailable as exc:
+        if isinstance(exc, Overloaded):
+            REFUSED.labels(service, batch_method).inc()
         unavailable_to_http(exc)

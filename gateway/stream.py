@@ -34,7 +34,6 @@ STREAMED = (
 FILTERS = ("actor", "proposal", "campaign", "country")
 # (source service, event type) pairs only the gateway itself listens to (``EventHub.listen``)
 INTERNAL = (
-    ("proposals", "proposal_submitted"),
     ("proposals", "proposal_accepted"),
     ("proposals", "proposal_refused"),
     ("proposals", "proposal_postponed"),
@@ -106,6 +105,7 @@ class EventHub:
 
     def stop(self):
         self._stopping = True
+        self.connected.clear()  # what it feeds (the proposal cache) must stop trusting it
 
     def _run(self):
         backoff = 0.5

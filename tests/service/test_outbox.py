@@ -3,6 +3,7 @@ PostgreSQL, and the relay inside a nameko service (common/nameko_support.py) on 
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
@@ -391,12 +392,15 @@ def test_events_of_concurrent_transactions_are_relayed_together(run_service, rpc
     go in the same pass (one claim, one mark: the same published_at), in commit order."""
     recorder = events("outboxprobe")
     run_service(OutboxProbe, {"DATABASE_URLS": {"outboxprobe": probe_url}, "OUTBOX_POLL_INTERVAL": 60,
-                              "OUTBOX_RELAY_LINGER": 0.5})
-    time.sleep(0.3)  # the relay's first scan is done: from now on it only moves when woken
-    fired = [rpc.outboxprobe.fire({"n": n}) for n in range(4)]
+                              "OUTBOX_RELAY_LINGER": 2.0})
+    warm_up = rpc.outboxprobe.fire({"n": -1})  # relayed after a linger: the relay is then idle
+    recorder.wait_for(lambda e: e["event_id"] == warm_up, timeout=10)
+    with ThreadPoolExecutor(max_workers=4) as pool:  # four transactions at once
+        fired = list(pool.map(lambda n: rpc.outboxprobe.fire({"n": n}), range(4)))
     for event_id in fired:
-        recorder.wait_for(lambda e, eid=event_id: e["event_id"] == eid, timeout=5)
-    assert [e["event_id"] for e in recorder.all if e["event_type"] == "probe_happened"] == fired
+        recorder.wait_for(lambda e, eid=event_id: e["event_id"] == eid, timeout=10)
+    received = [e["event_id"] for e in recorder.all if e["event_type"] == "probe_happened" and e["event_id"] != warm_up]
+    assert sorted(received) == sorted(fired) and len(received) == 4
     assert len({published_at(probe_url, event_id) for event_id in fired}) == 1
 
 

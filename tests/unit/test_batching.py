@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from common.rpc_client import BrokerUnavailable, RemoteError, RpcTimeout
-from gateway.batching import BatchCaller, RetryAlone
+from gateway.batching import BatchCaller, Overloaded, RetryAlone
 
 
 class FakeClient:
@@ -113,3 +113,44 @@ def test_the_flusher_survives_a_bug_and_nobody_waits_forever():
     for _ in range(2):  # the same flusher serves the second call
         with pytest.raises(RetryAlone):
             c.call(1, timeout=1)
+
+
+def test_a_service_falling_behind_refuses_new_calls_at_once():
+    """The oldest queued call has waited more than max_wait: a new one fails fast (503)
+    instead of queueing; the queued ones are still answered; then calls are taken again."""
+    client = FakeClient(delay=0.4)
+    c = caller(client, flushers=1, max_wait=0.1)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        first = pool.submit(c.call, 1)  # occupies the only flusher for 0.4 s
+        time.sleep(0.05)
+        queued = pool.submit(c.call, 2)  # waits behind it
+        time.sleep(0.2)
+        assert c.behind() > 0.1
+        started = time.monotonic()
+        with pytest.raises(Overloaded):
+            c.call(3)
+        assert time.monotonic() - started < 0.05
+        assert first.result() == 2 and queued.result() == 4
+    assert c.behind() == 0.0
+    assert c.call(5) == 10  # caught up: taken again
+    assert sorted(n for b in client.batches for n in b) == [1, 2, 5]  # the refused one never sent
+
+
+def test_no_refusal_when_max_wait_is_zero():
+    client = FakeClient(delay=0.3)
+    c = caller(client, flushers=1, max_wait=0)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        calls = [pool.submit(c.call, 1)]
+        time.sleep(0.05)
+        calls.append(pool.submit(c.call, 2))
+        time.sleep(0.2)
+        calls.append(pool.submit(c.call, 3))
+        assert [f.result() for f in calls] == [2, 4, 6]
+
+
+def test_a_burst_is_not_refused():
+    """Many calls at once on an idle caller: the queue is young, nothing is refused."""
+    client = FakeClient(delay=0.02)
+    c = caller(client, flushers=2, max_batch=16, max_wait=0.5)
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        assert list(pool.map(c.call, range(64))) == [n * 2 for n in range(64)]
