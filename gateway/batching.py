@@ -65,7 +65,7 @@ class _Pending:
 
 class BatchCaller:
     def __init__(self, client, service: str, method: str, max_batch: int = 64, flushers: int = 4,
-                 timeout: float = 5.0, pause: float = 60.0, observe=None, max_wait: float = 0.5):
+                 timeout: float = 5.0, pause: float = 60.0, observe=None, max_wait: float = 2.0):
         self.client, self.service, self.method = client, service, method
         self.max_batch, self.flushers, self.timeout, self.pause = max(1, max_batch), max(1, flushers), timeout, pause
         self.observe = observe  # observe(outcome, seconds, size) after each batch call

@@ -24,17 +24,23 @@ def _grant(platform, email, role, questions=""):
     assert subprocess.run(argv, env=platform.env, capture_output=True, timeout=30).returncode == 0
 
 
-@pytest.fixture(scope="module")
-def ballot(platform):
-    """A question with 14 accepted proposals from 14 authors."""
+def _open_question(platform, slug, title, **extra):
+    """(an admin client, a French national question open for 30 days)."""
     admin = Client(platform).register()
     _grant(platform, admin.email, "admin")
     admin.login()
     now = datetime.now(timezone.utc)
     question = admin.post("/questions", json={
-        "slug": f"vote-{uuid.uuid4().hex[:8]}", "title": "Que faire pour les transports ?", "country": "FR",
-        "language": "fr", "scope": "national", "starts_at": (now - timedelta(days=1)).isoformat(),
-        "ends_at": (now + timedelta(days=30)).isoformat(), "votes_target": 20}).json()
+        "slug": f"{slug}-{uuid.uuid4().hex[:8]}", "title": title, "country": "FR", "language": "fr",
+        "scope": "national", "starts_at": (now - timedelta(days=1)).isoformat(),
+        "ends_at": (now + timedelta(days=30)).isoformat(), **extra}).json()
+    return admin, question
+
+
+@pytest.fixture(scope="module")
+def ballot(platform):
+    """A question with 14 accepted proposals from 14 authors."""
+    admin, question = _open_question(platform, "vote", "Que faire pour les transports ?", votes_target=20)
     proposals = []
     for i in range(14):
         author = Client(platform).register().login()
@@ -217,14 +223,7 @@ def test_ranked_pages_follow_moderation_despite_the_gateway_cache(platform, clie
     """The gateway keeps proposal contents it has served (gateway/proposal_cache.py) and drops
     them on the proposals' events: a moderator's edit shows on the next pages, a refusal
     takes the proposal off them, both within the time the event takes to arrive."""
-    admin = Client(platform).register()
-    _grant(platform, admin.email, "admin")
-    admin.login()
-    now = datetime.now(timezone.utc)
-    question = admin.post("/questions", json={
-        "slug": f"cache-{uuid.uuid4().hex[:8]}", "title": "Que faire pour les parcs ?", "country": "FR",
-        "language": "fr", "scope": "national", "starts_at": (now - timedelta(days=1)).isoformat(),
-        "ends_at": (now + timedelta(days=30)).isoformat()}).json()
+    admin, question = _open_question(platform, "cache", "Que faire pour les parcs ?")
     ids = []
     for i in range(3):
         author = Client(platform).register().login()

@@ -1,7 +1,8 @@
 """The voting service freezes (SIGSTOP: its process and its broker connection stay up, it
 just stops answering) while votes keep arriving. The gateway must not let votes pile up
 behind it: the votes already sent fail after RPC_TIMEOUT, and new ones are refused at once
-(503 with Retry-After, gateway/batching.py's max_wait) until voting answers again.
+(503 with Retry-After, once RPC_BATCH_MAX_WAIT behind; gateway/batching.py) until voting
+answers again.
 Without the refusal every vote of the frozen period waits the whole RPC_TIMEOUT."""
 import os
 import signal
@@ -9,14 +10,24 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.e2e.conftest import Client
+from tests.faults.conftest import fresh_platform
 from tests.faults.helpers import question_with_proposals
 
 RATE = 20  # votes per second, open loop: arrivals do not wait for answers
 
 
-def test_votes_refused_fast_while_voting_is_frozen(fault_platform):
-    platform = fault_platform
+@pytest.fixture(scope="module")
+def frozen_platform():
+    """RPC_TIMEOUT 2 s (as every fault platform) and refusals after 0.5 s behind."""
+    with fresh_platform(RPC_BATCH_MAX_WAIT="0.5") as plat:
+        yield plat
+
+
+def test_votes_refused_fast_while_voting_is_frozen(frozen_platform):
+    platform = frozen_platform
     _question, proposals = question_with_proposals(platform, 3)
     outcomes, lock = [], threading.Lock()  # (phase, status, seconds, Retry-After)
 
