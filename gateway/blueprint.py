@@ -3,6 +3,8 @@ import flask_smorest
 import marshmallow as ma
 from webargs.flaskparser import FlaskParser
 
+from common import contracts
+
 
 class Parser(FlaskParser):
     """400 naming the field, and unknown query parameters are refused like unknown body
@@ -11,18 +13,11 @@ class Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": "raise", "querystring": "raise"}
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._schemas: dict = {}
-
     def _get_schema(self, argmap, req):
-        """One instance per schema class, built once: webargs would build (and deep-copy
-        the fields of) a new one on every request. Loading keeps no state on the schema."""
+        """One instance per schema class (``common.contracts.schema``): webargs would build
+        (and deep-copy the fields of) a new one on every request. Loading keeps no state."""
         if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
-            schema = self._schemas.get(argmap)
-            if schema is None:
-                schema = self._schemas[argmap] = argmap()
-            return schema
+            return contracts.schema(argmap)
         return super()._get_schema(argmap, req)
 
 

@@ -109,27 +109,20 @@ class ProposalCache:
         return found
 
 
-_cache_lock = threading.Lock()
-
-
 def for_app(app) -> ProposalCache | None:
     """The app's cache (one per gateway process, fed by its event hub); None when
     ``PROPOSAL_CACHE_SIZE`` is 0."""
-    found = app.extensions.get("proposal_cache")
-    if found is None and app.config["PROPOSAL_CACHE_SIZE"] > 0:
-        from gateway.observability import PROPOSAL_CACHE
-        from gateway.stream import event_hub
+    if app.config["PROPOSAL_CACHE_SIZE"] <= 0:
+        return None
+    from gateway.extensions import once
+    from gateway.observability import PROPOSAL_CACHE
+    from gateway.stream import event_hub
 
-        def observe(hits, misses):
-            if hits:
-                PROPOSAL_CACHE.labels("hit").inc(hits)
-            if misses:
-                PROPOSAL_CACHE.labels("miss").inc(misses)
+    def observe(hits, misses):
+        if hits:
+            PROPOSAL_CACHE.labels("hit").inc(hits)
+        if misses:
+            PROPOSAL_CACHE.labels("miss").inc(misses)
 
-        with _cache_lock:
-            found = app.extensions.get("proposal_cache")
-            if found is None:
-                found = app.extensions["proposal_cache"] = ProposalCache(
-                    event_hub(app), app.config["PROPOSAL_CACHE_SIZE"], app.config["PROPOSAL_CACHE_TTL"],
-                    observe=observe)
-    return found
+    return once(app, "proposal_cache", lambda: ProposalCache(
+        event_hub(app), app.config["PROPOSAL_CACHE_SIZE"], app.config["PROPOSAL_CACHE_TTL"], observe=observe))

@@ -2,7 +2,6 @@
 every view uses: remote errors become 400/401/403/404/409/429, an unavailable or slow
 service becomes 503. ``call_batched``: the same for a call that may ride in a batch
 (gateway/batching.py)."""
-import threading
 import time
 
 from flask import current_app, g
@@ -10,9 +9,8 @@ from flask import current_app, g
 from common.rpc_client import RemoteError, RpcClient, ServiceUnavailable
 from gateway.batching import BatchCaller, Overloaded, RetryAlone
 from gateway.errors import remote_to_http, unavailable_to_http
+from gateway.extensions import once
 from gateway.observability import BATCH_SIZE, REFUSED, RPC_SECONDS
-
-_batchers_lock = threading.Lock()
 
 
 def init_rpc(app):
@@ -55,17 +53,10 @@ def batcher(service: str, method: str) -> BatchCaller | None:
     app = current_app
     if app.config["RPC_BATCH_MAX"] <= 1:
         return None
-    batchers = app.extensions.setdefault("batchers", {})
-    found = batchers.get((service, method))
-    if found is None:
-        with _batchers_lock:
-            found = batchers.get((service, method))
-            if found is None:
-                found = batchers[(service, method)] = BatchCaller(
-                    rpc(), service, method, max_batch=app.config["RPC_BATCH_MAX"],
-                    flushers=app.config["RPC_BATCH_FLUSHERS"], timeout=app.config["RPC_TIMEOUT"],
-                    max_wait=app.config["RPC_BATCH_MAX_WAIT"],
-                    observe=_observe_batch(service, method))
+    found = once(app, ("batcher", service, method), lambda: BatchCaller(
+        rpc(), service, method, max_batch=app.config["RPC_BATCH_MAX"], flushers=app.config["RPC_BATCH_FLUSHERS"],
+        timeout=app.config["RPC_TIMEOUT"], max_wait=app.config["RPC_BATCH_MAX_WAIT"],
+        observe=_observe_batch(service, method)))
     return found if found.enabled else None
 
 

@@ -19,6 +19,7 @@ import time
 import pika
 
 from common.rpc_client import pika_parameters
+from gateway.extensions import once
 
 log = logging.getLogger(__name__)
 
@@ -174,17 +175,9 @@ class EventHub:
             self.subscribers.discard(subscriber)
 
 
-_hub_lock = threading.Lock()
-
-
 def event_hub(app) -> EventHub:
     """The app's hub (one per gateway process), started on first use."""
-    found = app.extensions.get("event_hub")
-    if found is None:
-        with _hub_lock:
-            found = app.extensions.get("event_hub")
-            if found is None:
-                found = app.extensions["event_hub"] = EventHub(
-                    app.config["AMQP_URI"], app.config["STREAM_BUFFER"], app.config["STREAM_CLIENT_QUEUE"])
+    found = once(app, "event_hub", lambda: EventHub(app.config["AMQP_URI"], app.config["STREAM_BUFFER"],
+                                                    app.config["STREAM_CLIENT_QUEUE"]))
     found.start()
     return found

@@ -174,19 +174,19 @@ def test_vote_flooding_gets_429(ballot, client):
     assert client().put(f"/proposals/{target['id']}/vote", json={"key": "agree"}).status_code == 200
 
 
+def _gateway_metric(platform, series: str) -> float:
+    """The value of one series of the gateway's /metrics (``name{labels}``), 0 when absent."""
+    for line in requests.get(f"{platform.url}/metrics", timeout=5).text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def _batched_votes(platform) -> tuple[float, float]:
     """(votes carried by voting.vote_batch, batch calls) so far, from the gateway's metrics."""
-    import re
-
-    import requests
-
-    text = requests.get(f"{platform.url}/metrics", timeout=5).text
-    values = {}
-    for suffix in ("sum", "count"):
-        m = re.search(rf'^civic_gateway_rpc_batch_size_{suffix}{{method="vote_batch",service="voting"}} (\S+)$',
-                      text, re.M)
-        values[suffix] = float(m.group(1)) if m else 0.0
-    return values["sum"], values["count"]
+    labels = '{method="vote_batch",service="voting"}'
+    return (_gateway_metric(platform, f"civic_gateway_rpc_batch_size_sum{labels}"),
+            _gateway_metric(platform, f"civic_gateway_rpc_batch_size_count{labels}"))
 
 
 def test_concurrent_votes_ride_in_batches_and_each_is_decided_alone(ballot, client, platform):
@@ -214,9 +214,7 @@ def test_concurrent_votes_ride_in_batches_and_each_is_decided_alone(ballot, clie
 
 
 def _cache_hits(platform) -> float:
-    text = requests.get(f"{platform.url}/metrics", timeout=5).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith('civic_gateway_proposal_cache_total{outcome="hit"}'))
+    return _gateway_metric(platform, 'civic_gateway_proposal_cache_total{outcome="hit"}')
 
 
 def test_ranked_pages_follow_moderation_despite_the_gateway_cache(platform, client):
@@ -239,33 +237,23 @@ def test_ranked_pages_follow_moderation_despite_the_gateway_cache(platform, clie
         return {p["id"]: p["content"] for p in listed.json()["items"]}
 
     def until(condition, what):
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            found = page()
-            if condition(found):
-                return found
-            time.sleep(0.1)
-        pytest.fail(f"{what}: still {found}")
+        return testing.wait_until(lambda: (lambda found: found if condition(found) else None)(page()), what=what)
 
-    first = until(lambda found: set(found) == set(ids), "voting learns the acceptances")
-    # the gateway's event consumer starts with its first ranked page: once it is connected,
-    # a read keeps the contents and the next one takes all three from memory
-    deadline = time.monotonic() + 15
-    while True:
-        hits = _cache_hits(platform)
-        assert page() == first
-        if _cache_hits(platform) >= hits + 3:
-            break
-        assert time.monotonic() < deadline, "the contents are never served from the gateway's memory"
-        time.sleep(0.1)
+    first = until(lambda found: set(found) == set(ids), "voting to learn the acceptances")
+
+    def from_memory():  # the gateway's event consumer starts with its first ranked page: once
+        hits = _cache_hits(platform)  # it is connected, a read keeps the contents and the next
+        assert page() == first  # one takes all three from memory
+        return _cache_hits(platform) >= hits + 3
+    testing.wait_until(from_memory, what="the contents to be served from the gateway's memory")
     target = ids[0]
 
     # an edit: refused, then accepted again with a moderator's text
     assert admin.post(f"/proposals/{target}/refuse", json={"reason": "off-topic"}).status_code == 200
-    until(lambda found: target not in found, "the refusal takes it off the page")
+    until(lambda found: target not in found, "the refusal to take it off the page")
     edited = "Il faut planter des arbres fruitiers dans ce parc"
     assert admin.post(f"/proposals/{target}/accept", json={"content": edited}).status_code == 200
-    found = until(lambda found: found.get(target) == edited, "the edited text replaces the cached one")
+    found = until(lambda found: found.get(target) == edited, "the edited text to replace the cached one")
     assert {k: v for k, v in found.items() if k != target} == {k: v for k, v in first.items() if k != target}
     for _ in range(5):  # and stays: what was cached before the edit never comes back
         assert page()[target] == edited
