@@ -433,9 +433,11 @@ def render(r: dict, machine_text: str, wall: float, png: str) -> tuple[str, dict
         "## 2. Votes end to end", "",
         f"_`bench/votes.py`, {r['date']}, {wall:.0f} s._ {machine_text}", "",
         "`PUT /api/v1/proposals/{id}/vote` through the gateway (gunicorn, 2 gevent workers; votes arriving "
-        "together are coalesced into `voting.vote_batch` calls, one transaction per batch, `gateway/batching.py`) "
+        "together are coalesced into `voting.vote_batch` calls, one batch in flight per worker, one transaction per "
+        "batch, the batch's rate limits counted in one Redis call, `gateway/batching.py`) "
         "-> voting -> PostgreSQL (vote rows, the proposals' counts and scores, the question's counter and the "
-        "outbox rows in one transaction) -> the outbox relay publishes one `vote_cast` per vote. Every vote is the first vote of an anonymous "
+        "outbox rows in one transaction) -> the outbox relay publishes one `vote_cast` per vote (a pass's events "
+        "back to back, confirms awaited once). Every vote is the first vote of an anonymous "
         "session (12 per session) carrying the sequence's proposal key (trusted: the heaviest path), on "
         f"{r['proposals']} accepted proposals of three open questions (FR, DE, GB). Rate limits raised by "
         "environment (`VOTE_RATE_PER_IP`, `VOTE_RATE_PER_VOTER`), as the issue allows." +

@@ -8,7 +8,6 @@ import eventlet
 from eventlet.event import Event
 from kombu import Connection, Exchange, Queue
 from nameko import config
-from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, HEADER_PREFIX
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
@@ -18,6 +17,7 @@ from marshmallow import ValidationError
 from common import config as settings
 from common.db import ServiceStore
 from common.errors import ValidationFailed
+from common.event_publisher import ConfirmedPublisher
 from common.observability import Observability
 from common.outbox import OutboxRelay
 from common.rpc_client import RpcClient
@@ -39,6 +39,7 @@ class Database(DependencyProvider):
         self.metadata = metadata
         self.relay_enabled = relay
         self.store = None
+        self._publisher = None
         self._wake = None
         self._running = False
         self._relay_stopped = None  # sent when the relay loop has sent what was pending and ended
@@ -50,9 +51,9 @@ class Database(DependencyProvider):
             raise RuntimeError(f"DATABASE_URLS has no database for the {self.service} service")
         self.store = ServiceStore(self.service, self.metadata, (urls or {}).get(self.service))
         amqp_uri = config.get(AMQP_URI_CONFIG_KEY) or settings.amqp_uri()
-        self._publisher = Publisher(amqp_uri, use_confirms=True, serializer="json")
+        self._publisher = ConfirmedPublisher(amqp_uri)
         self._exchanges = {}
-        self.relay = OutboxRelay(self.store.engine, self.store.outbox, self._publish)
+        self.relay = OutboxRelay(self.store.engine, self.store.outbox, self._publish_many)
         self.poll_interval = float(config.get("OUTBOX_POLL_INTERVAL", 1.0))
         self.linger = float(config.get("OUTBOX_RELAY_LINGER", 0.05))
 
@@ -74,12 +75,16 @@ class Database(DependencyProvider):
         if self._relay_stopped is not None:
             with eventlet.Timeout(5, False):
                 self._relay_stopped.wait()
-        if self.store:
-            self.store.dispose()
+        self._close()
 
     def kill(self):
         self._running = False
         self.wake_relay()
+        self._close()
+
+    def _close(self):
+        if self._publisher is not None:
+            self._publisher.close()
         if self.store:
             self.store.dispose()
 
@@ -87,15 +92,17 @@ class Database(DependencyProvider):
         if self._wake is not None and not self._wake.ready():
             self._wake.send(True)
 
-    def _publish(self, source, event_type, payload, headers):
-        exchange = self._exchanges.get(source)
-        if exchange is None:
-            exchange = self._exchanges[source] = event_exchange(source)
-        extra = {f"{HEADER_PREFIX}.{k}": v for k, v in (headers or {}).items()}
-        self._publisher.publish(
-            payload, exchange=exchange, routing_key=event_type, declare=[exchange],
-            extra_headers=extra, message_id=payload.get("event_id"),
-        )
+    def _publish_many(self, messages):
+        """The relay's rows as nameko events: exchange ``<source>.events``, routing key the
+        event type, nameko's header prefix, ``message_id`` the event id."""
+        batch = []
+        for source, event_type, payload, headers in messages:
+            exchange = self._exchanges.get(source)
+            if exchange is None:
+                exchange = self._exchanges[source] = event_exchange(source)
+            extra = {f"{HEADER_PREFIX}.{k}": v for k, v in (headers or {}).items()}
+            batch.append((exchange, event_type, payload, extra, payload.get("event_id")))
+        return self._publisher.publish_many(batch)
 
     def _relay_loop(self):
         backoff = 0.0

@@ -1,14 +1,18 @@
 """Transactional outbox: events are rows written with the change, then relayed to RabbitMQ.
 
 ``OutboxRelay`` runs inside each publishing service (a managed green thread): it takes
-unpublished rows in id order, publishes each with publisher confirms to the nameko event
+unpublished rows in id order, publishes them with publisher confirms to the nameko event
 exchange ``<source>.events`` (routing key = event type, so nameko ``@event_handler`` works),
 and marks them published. A crash between publish and mark re-sends the event; consumers
 are idempotent on ``event_id``. With several instances of a service on PostgreSQL, rows
 are claimed with ``FOR UPDATE SKIP LOCKED`` so each is sent by one relay at a time.
+A pass looks above the highest id the relay has sent, and from the start of the outbox
+once a second (``full_scan_interval``): a row committed after rows with higher ids waits
+at most that long.
 """
 import json
 import logging
+import time
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -52,40 +56,56 @@ def write_outbox(session, table: sa.Table, rows: list) -> None:
 
 
 class OutboxRelay:
-    """Moves outbox rows to the bus. ``publish(source, event_type, payload, headers)`` must
-    raise unless the broker confirmed the message."""
+    """Moves outbox rows to the bus. ``publish_many([(source, event_type, payload,
+    headers), ...])`` takes a whole batch, in order, and answers ``(confirmed, error)``: how
+    many, from the first, the broker confirmed, and why not the rest (None when all were)
+    (common/event_publisher.py: one confirm wait per batch instead of one per event)."""
 
-    def __init__(self, engine, table, publish, batch_size=100, retention=timedelta(days=7)):
+    def __init__(self, engine, table, publish_many, batch_size=100, retention=timedelta(days=7),
+                 full_scan_interval=1.0):
         self.engine = engine
         self.table = table
-        self.publish = publish
+        self.publish_many = publish_many
         self.batch_size = batch_size
         self.retention = retention
+        # Rows marked published stay in the "unpublished" index as dead entries until
+        # VACUUM: at 1,000 events/s a scan from the start of the index visited tens of
+        # thousands of them per pass (1.4 ms at 12,000, growing). A pass therefore looks
+        # only above the highest id this relay has published (``_floor``), and from the start
+        # once per ``full_scan_interval`` (rows committed late with a lower id, rows another
+        # instance claimed and did not send).
+        self.full_scan_interval = full_scan_interval
+        self._floor = 0
+        self._full_at = float("-inf")
 
     def relay_batch(self) -> int:
         """Publish one batch; returns how many rows were published."""
         t = self.table
+        now = time.monotonic()
+        full = now - self._full_at >= self.full_scan_interval
+        pending = t.c.published_at.is_(None)
         query = (
             sa.select(t.c.id, t.c.source, t.c.event_type, t.c.payload, t.c.headers)
-            .where(t.c.published_at.is_(None))
+            .where(pending if full else sa.and_(pending, t.c.id > self._floor))
             .order_by(t.c.id)
             .limit(self.batch_size)
         )
+        if full:
+            self._full_at = now
         if self.engine.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        published, failure = [], None
         with self.engine.begin() as conn:
             rows = conn.execute(query).all()
-            for row in rows:
-                try:
-                    self.publish(row.source, row.event_type, json.loads(row.payload), json.loads(row.headers or "{}"))
-                except Exception as exc:  # keep order: stop at the first failure, retry later
-                    conn.execute(sa.update(t).where(t.c.id == row.id).values(attempts=t.c.attempts + 1))
-                    failure = exc
-                    break
-                published.append(row.id)
+            done, failure = self.publish_many(
+                [(r.source, r.event_type, json.loads(r.payload), json.loads(r.headers or "{}")) for r in rows]
+            ) if rows else (0, None)
+            published = [row.id for row in rows[:done]]
+            if failure is not None and done < len(rows):  # the rest waits for the next pass, in order
+                conn.execute(sa.update(t).where(t.c.id == rows[done].id).values(attempts=t.c.attempts + 1))
             if published:  # one statement for the batch, in the transaction that holds the rows
                 conn.execute(sa.update(t).where(t.c.id.in_(published)).values(published_at=utcnow()))
+        if published:  # committed: later passes need not look below
+            self._floor = max(self._floor, published[-1])
         if failure is not None:
             raise failure
         return len(published)

@@ -25,6 +25,13 @@ the batch method with the list; the method answers one outcome per item, in orde
   out in while the work it queued is still done (a timed-out vote may well be applied).
   The queue then drains and new items are taken again: what is accepted is answered
   within about ``max_wait`` plus one batch.
+- Admission: an item may carry an ``admission`` (its rate limits); ``admit(admissions)``
+  (gateway/ratelimit.py: one Redis round trip for the whole batch) is asked just before
+  the batch goes out, and an item it refuses fails with the error it gives (a 429)
+  without being sent. The limiter failing lets the items through.
+- One flusher by default: the next batch leaves when the previous one is answered, so
+  under load batches grow instead of multiplying (fewer, larger transactions in voting;
+  measured in docs/benchmarks.md, 2026-11-25).
 
 Threads start on first use, in the process that uses them (after gunicorn's fork).
 """
@@ -51,10 +58,10 @@ class Overloaded(ServiceUnavailable):
 
 
 class _Pending:
-    __slots__ = ("item", "deadline", "queued_at", "done", "result", "error")
+    __slots__ = ("item", "deadline", "queued_at", "admission", "done", "result", "error")
 
-    def __init__(self, item, deadline, queued_at):
-        self.item, self.deadline, self.queued_at = item, deadline, queued_at
+    def __init__(self, item, deadline, queued_at, admission=None):
+        self.item, self.deadline, self.queued_at, self.admission = item, deadline, queued_at, admission
         self.done = threading.Event()
         self.result = self.error = None
 
@@ -64,12 +71,13 @@ class _Pending:
 
 
 class BatchCaller:
-    def __init__(self, client, service: str, method: str, max_batch: int = 64, flushers: int = 4,
-                 timeout: float = 5.0, pause: float = 60.0, observe=None, max_wait: float = 2.0):
+    def __init__(self, client, service: str, method: str, max_batch: int = 64, flushers: int = 1,
+                 timeout: float = 5.0, pause: float = 60.0, observe=None, max_wait: float = 2.0, admit=None):
         self.client, self.service, self.method = client, service, method
         self.max_batch, self.flushers, self.timeout, self.pause = max(1, max_batch), max(1, flushers), timeout, pause
         self.observe = observe  # observe(outcome, seconds, size) after each batch call
         self.max_wait = max_wait  # 0: never refuse
+        self.admit = admit  # admit([admission, ...]) -> [None or the exception refusing it, ...]
         self._queue: queue.Queue = queue.Queue()
         self._pid = None
         self._lock = threading.Lock()
@@ -80,16 +88,17 @@ class BatchCaller:
     def enabled(self) -> bool:
         return time.monotonic() >= self._paused_until
 
-    def call(self, item, timeout: float | None = None):
+    def call(self, item, timeout: float | None = None, admission=None):
         """The item's result; raises its ``RemoteError``, ``ServiceUnavailable`` (incl.
-        ``RpcTimeout``) or ``RetryAlone``."""
+        ``RpcTimeout``), ``RetryAlone`` (the item was admitted) or what ``admit`` refused
+        it with."""
         self._start()
         timeout = self.timeout if timeout is None else timeout
         now = time.monotonic()
         behind = self.behind(now)
         if self.max_wait and behind > self.max_wait:
             raise Overloaded(f"{self.service}.{self.method} is {behind:.1f}s behind: try again shortly")
-        pending = _Pending(item, now + timeout, now)
+        pending = _Pending(item, now + timeout, now, admission)
         self._queue.put(pending)
         if not pending.done.wait(timeout):
             raise RpcTimeout(f"{self.service}.{self.method} did not answer within {timeout:.1f}s")
@@ -143,14 +152,37 @@ class BatchCaller:
                 with self._lock:
                     del self._flying[flight]
 
-    def _flush(self, batch):
-        now = time.monotonic()
+    def _admitted(self, live):
+        """The items ``admit`` lets through; the others are settled with its refusal."""
+        asking = [p for p in live if p.admission is not None]
+        if not asking or self.admit is None:
+            return live
+        try:
+            verdicts = self.admit([p.admission for p in asking])
+        except Exception:  # a broken limiter must not stop the votes
+            log.exception("admission check of %s.%s failed: items let through", self.service, self.method)
+            return live
+        refused = set()
+        for p, error in zip(asking, verdicts):
+            if error is not None:
+                p.settle(error=error)
+                refused.add(id(p))
+        return [p for p in live if id(p) not in refused]
+
+    def _unexpired(self, items, now):
+        """The items whose callers still wait; the others are settled with ``RpcTimeout``."""
         live = []
-        for p in batch:
+        for p in items:
             if p.deadline - now < 0.005:  # its caller has given up (or is about to)
                 p.settle(error=RpcTimeout(f"{self.service}.{self.method}: no answer in time"))
             else:
                 live.append(p)
+        return live
+
+    def _flush(self, batch):
+        live = self._admitted(self._unexpired(batch, time.monotonic()))
+        now = time.monotonic()  # the admission check took a Redis round trip
+        live = self._unexpired(live, now)
         if not live:
             return
         started, outcome = time.perf_counter(), "ok"

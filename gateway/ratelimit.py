@@ -1,11 +1,20 @@
 """Fixed-window rate limits kept in Redis, shared by every gateway process.
 
 Used against vote flooding: per anonymous session (or account) and per client IP.
+A request's limits are an ``Admission`` (its counter keys, their limits, the window). The
+counters of many requests are counted together in one round trip to Redis (one Lua script
+call: ``INCR`` each key, ``EXPIRE`` it when new), so the vote batches of
+gateway/batching.py check the limits of all their votes at once (``RateLimiter.admit``).
+The script needs every key on one Redis (no Redis Cluster sharding of these keys).
+
 If Redis is unreachable the limiter lets requests through and logs it: it protects the
 platform, it must not take voting down with it.
 """
+from __future__ import annotations
+
 import logging
 import time
+from typing import NamedTuple
 
 import redis
 from flask import current_app, request
@@ -13,34 +22,71 @@ from flask_smorest import abort
 
 log = logging.getLogger(__name__)
 
+_HIT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, tonumber(ARGV[i])) end
+  counts[i] = n
+end
+return counts
+"""
+
+
+class Admission(NamedTuple):
+    """What one request counts against: ``limits`` [(key, limit)] over ``window`` seconds."""
+    limits: tuple
+    window: int
+
+
+class RateLimited(Exception):
+    """Over a limit: retry in ``wait`` seconds (a 429 with Retry-After)."""
+
+    def __init__(self, wait: int):
+        super().__init__(f"too many votes; try again in {wait} s")
+        self.wait = wait
+
 
 class RateLimiter:
     def __init__(self, url: str):
         self.client = redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2)
+        self._hit = self.client.register_script(_HIT)
         self._down_until = 0.0
 
-    def hit_many(self, limits, window: int) -> int:
-        """Count one hit on each ``(key, limit)`` in one round trip to Redis (a plain
-        pipeline: INCR and EXPIRE per key, no MULTI/EXEC, each command is atomic on its
-        own); returns the seconds to wait (0 when every limit allows it)."""
-        if time.monotonic() < self._down_until:
-            return 0
+    def hit_batch(self, admissions) -> list:
+        """Count one hit on each limit of each admission, all in one round trip to Redis;
+        returns, per admission, the seconds to wait (0 when every one of its limits allows
+        it). A hit over the limit still counts (a flood stays refused)."""
+        admissions = list(admissions)
+        if not admissions or time.monotonic() < self._down_until:
+            return [0] * len(admissions)
         now = time.time()
-        bucket = int(now // window)
+        keys, ttls = [], []
+        for a in admissions:
+            bucket = int(now // a.window)
+            for key, _ in a.limits:
+                keys.append(f"rl:{key}:{bucket}")
+                ttls.append(a.window + 1)
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for key, _ in limits:
-                name = f"rl:{key}:{bucket}"
-                pipe.incr(name)
-                pipe.expire(name, window + 1)
-            replies = pipe.execute()
+            counts = self._hit(keys=keys, args=ttls)
         except redis.RedisError as exc:
             log.warning("rate limiter unavailable (%s); letting requests through for 5 s", exc)
             self._down_until = time.monotonic() + 5
-            return 0
-        if any(count > limit for count, (_, limit) in zip(replies[::2], limits)):
-            return max(1, int((bucket + 1) * window - now) + 1)
-        return 0
+            return [0] * len(admissions)
+        waits, at = [], 0
+        for a in admissions:
+            over = any(count > limit for count, (_, limit) in zip(counts[at:at + len(a.limits)], a.limits))
+            at += len(a.limits)
+            waits.append(max(1, int((int(now // a.window) + 1) * a.window - now) + 1) if over else 0)
+        return waits
+
+    def hit_many(self, limits, window: int) -> int:
+        """One request's hits (``[(key, limit)]``); the seconds to wait, 0 when allowed."""
+        return self.hit_batch([Admission(tuple(limits), window)])[0]
+
+    def admit(self, admissions) -> list:
+        """For gateway/batching.py: per admission, None (allowed) or ``RateLimited``."""
+        return [RateLimited(wait) if wait else None for wait in self.hit_batch(admissions)]
 
 
 def client_ip() -> str:
@@ -53,14 +99,23 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-def limit_votes(voter_key: str) -> None:
-    """Abort with 429 when a voter or an IP votes too fast."""
-    limiter = current_app.extensions.get("ratelimit")
-    if limiter is None:
-        return
+def vote_admission(voter_key: str) -> Admission | None:
+    """The limits a vote counts against (per voter, per IP); None when no limiter is set."""
+    if current_app.extensions.get("ratelimit") is None:
+        return None
     cfg = current_app.config
-    window = cfg["VOTE_RATE_WINDOW"]
-    wait = limiter.hit_many([(f"vote:voter:{voter_key}", cfg["VOTE_RATE_PER_VOTER"]),
-                             (f"vote:ip:{client_ip()}", cfg["VOTE_RATE_PER_IP"])], window)
-    if wait:
-        abort(429, message=f"too many votes; try again in {wait} s", headers={"Retry-After": str(wait)})
+    return Admission(((f"vote:voter:{voter_key}", cfg["VOTE_RATE_PER_VOTER"]),
+                      (f"vote:ip:{client_ip()}", cfg["VOTE_RATE_PER_IP"])), cfg["VOTE_RATE_WINDOW"])
+
+
+def too_many(refused: RateLimited):
+    abort(429, message=str(refused), headers={"Retry-After": str(refused.wait)})
+
+
+def enforce(admission: Admission | None) -> None:
+    """Count ``admission`` now (a request not riding in a batch); 429 when over a limit."""
+    if admission is None:
+        return
+    refused = current_app.extensions["ratelimit"].admit([admission])[0]
+    if refused is not None:
+        too_many(refused)

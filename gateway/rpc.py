@@ -1,7 +1,7 @@
 """The gateway's single pooled RPC client (see common.rpc_client) and the call helpers
 every view uses: remote errors become 400/401/403/404/409/429, an unavailable or slow
 service becomes 503. ``call_batched``: the same for a call that may ride in a batch
-(gateway/batching.py)."""
+(gateway/batching.py), its rate limits checked with the batch's (gateway/ratelimit.py)."""
 import time
 
 from flask import current_app, g
@@ -11,6 +11,7 @@ from gateway.batching import BatchCaller, Overloaded, RetryAlone
 from gateway.errors import remote_to_http, unavailable_to_http
 from gateway.extensions import once
 from gateway.observability import BATCH_SIZE, REFUSED, RPC_SECONDS
+from gateway.ratelimit import RateLimited, enforce, too_many
 
 
 def init_rpc(app):
@@ -49,28 +50,35 @@ def _observe_batch(service, method):
 
 def batcher(service: str, method: str) -> BatchCaller | None:
     """The app's batch caller of ``service.method`` (made on first use, over the app's
-    RPC client); None when batching is off (``RPC_BATCH_MAX`` <= 1) or paused."""
+    RPC client, admitting items through the app's rate limiter); None when batching is
+    off (``RPC_BATCH_MAX`` <= 1) or paused."""
     app = current_app
     if app.config["RPC_BATCH_MAX"] <= 1:
         return None
+    limiter = app.extensions.get("ratelimit")
     found = once(app, ("batcher", service, method), lambda: BatchCaller(
         rpc(), service, method, max_batch=app.config["RPC_BATCH_MAX"], flushers=app.config["RPC_BATCH_FLUSHERS"],
         timeout=app.config["RPC_TIMEOUT"], max_wait=app.config["RPC_BATCH_MAX_WAIT"],
-        observe=_observe_batch(service, method)))
+        observe=_observe_batch(service, method), admit=limiter.admit if limiter is not None else None))
     return found if found.enabled else None
 
 
-def call_batched(service: str, batch_method: str, item: dict, single):
+def call_batched(service: str, batch_method: str, item: dict, single, admission=None):
     """``item``'s outcome from ``service.batch_method`` (coalesced with concurrent
     requests), mapped to HTTP like ``call``; ``single()`` (the plain call) when batching is
-    off or the batch failed as a whole."""
+    off or the batch failed as a whole. ``admission`` (gateway/ratelimit.py): the rate
+    limits the request counts against, checked with its batch's (429 when over), or
+    alone before ``single()`` when batching is off."""
     caller = batcher(service, batch_method)
     if caller is None:
+        enforce(admission)
         return single()
     try:
-        return caller.call(item)
-    except RetryAlone:
+        return caller.call(item, admission=admission)
+    except RetryAlone:  # admitted already: not counted twice
         return single()
+    except RateLimited as exc:
+        too_many(exc)
     except RemoteError as exc:
         remote_to_http(exc)
     except ServiceUnavailable as exc:

@@ -4,7 +4,7 @@ from flask import current_app, g
 from gateway import proposal_cache, schemas
 from gateway.auth import caller
 from gateway.blueprint import Blueprint
-from gateway.ratelimit import limit_votes
+from gateway.ratelimit import vote_admission
 from gateway.rpc import call, call_batched
 
 blp = Blueprint("voting", __name__, url_prefix="/api/v1", description="Votes, results and the voting sequence")
@@ -38,9 +38,9 @@ def voter() -> dict:
 def vote(body, proposal_id):
     """Agree, disagree or neutral (+ qualifications), logged in or anonymous"""
     v = voter()
-    limit_votes(v["user_id"] or v["session_id"])
     return call_batched("voting", "vote_batch", {"voter": v, "proposal_id": proposal_id, "data": body},
-                        single=lambda: call("voting", "vote", v, proposal_id, body))
+                        single=lambda: call("voting", "vote", v, proposal_id, body),
+                        admission=vote_admission(v["user_id"] or v["session_id"]))
 
 
 @blp.delete("/proposals/<proposal_id>/vote")

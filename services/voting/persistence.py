@@ -449,26 +449,40 @@ _BATCH_SQL = ";\n".join([
     "top_score_lb = r.top_score_lb, top_score_ub = r.top_score_ub, controversy_lb = r.controversy_lb, "
     "controversy_ub = r.controversy_ub, zone = r.zone, emerged_at = COALESCE(p.emerged_at, r.emerged_at) "
     f"FROM {_unnest('p', _PROPOSAL_COLUMNS)} WHERE p.id = r.pid",
+    # the questions' counters (a random shard each, in question order: no deadlock between
+    # concurrent batches), then their totals, read after the upsert in the same round trip
+    "INSERT INTO question_counters (question_id, shard, votes) SELECT r.qid, r.shard, r.delta "
+    "FROM unnest(CAST(:c_qid AS text[]), CAST(:c_shard AS integer[]), CAST(:c_delta AS integer[])) "
+    "AS r(qid, shard, delta) ORDER BY r.qid "
+    "ON CONFLICT (question_id, shard) DO UPDATE SET votes = question_counters.votes + EXCLUDED.votes",
+    "SELECT question_id, SUM(votes) AS total FROM question_counters "
+    "WHERE question_id = ANY(CAST(:c_qid AS text[])) GROUP BY question_id",
 ])
 
 
-def write_batch(session, inserts: list, updates: list, proposals: list) -> None:
+def write_batch(session, inserts: list, updates: list, proposals: list, counters: dict | None = None) -> dict:
     """Write a batch: ``inserts`` and ``updates`` of vote rows (dicts with pid, qid, voter,
     user_id, key, quals, trusted, seq), ``proposals`` (dicts with pid and the proposal
-    columns of ``write_vote``, emerged_at included). One round trip on PostgreSQL."""
+    columns of ``write_vote``, emerged_at included), ``counters`` ({question id: trusted
+    votes to add}, zeros ignored). Returns {question id: its new total} for the questions
+    counted. One round trip on PostgreSQL."""
     conn, now = session.connection(), utcnow()
+    counters = {qid: delta for qid, delta in sorted((counters or {}).items()) if delta}
     if not is_postgres(session):  # SQLite (development): statement by statement
         for op, rows in (("insert", inserts), ("update", updates)):
             for row in rows:
                 conn.execute(_statement(("write-part", op, 0), [_VOTE_SQL[op]]), dict(row, now=now))
         for row in proposals:
             conn.execute(_statement(("write-part", None, 0), [_PROPOSAL_SQL]), row)
-        return
+        return {qid: add_question_votes(session, qid, delta) for qid, delta in counters.items()}
 
     def arrays(prefix, columns, rows):
         return {f"{prefix}_{name}": [json.dumps(r[name]) if name in ("quals", "counts") else r[name] for r in rows]
                 for name, _ in columns}
 
     params = {"now": now, **arrays("i", _INSERT_COLUMNS, inserts), **arrays("u", _UPDATE_COLUMNS, updates),
-              **arrays("p", _PROPOSAL_COLUMNS, proposals)}
-    conn.execute(_statement("batch", [_BATCH_SQL]), params)
+              **arrays("p", _PROPOSAL_COLUMNS, proposals), "c_qid": list(counters),
+              "c_shard": [random.randrange(COUNTER_SHARDS) for _ in counters], "c_delta": list(counters.values())}
+    rows = conn.execute(_statement("batch", [_BATCH_SQL], {"question_id": sa.String, "total": sa.BigInteger}),
+                        params).all()
+    return {r.question_id: int(r.total) for r in rows}

@@ -219,7 +219,7 @@ class VotingService(HealthMixin):
         """Decide several prepared votes in arrival order against the proposals and votes
         read once for all (``store.lock_proposals``, ``store.votes_of_pairs``), keeping
         each proposal's counts in memory from one vote to the next; then write everything
-        at once (``store.write_batch``) and the question counters, in question order."""
+        at once with the question counters (``store.write_batch``, one round trip)."""
         session = uow.session
         states = {r.id: _State(r) for r in store.lock_proposals(session, {v.proposal_id for _, v in prepared})}
         found = store.votes_of_pairs(session, {(v.proposal_id, v.voter_id) for _, v in prepared})
@@ -243,13 +243,16 @@ class VotingService(HealthMixin):
                                      "user_id": v.user_id, "key": ballot.key, "quals": list(ballot.qualifications),
                                      "trusted": ballot.trusted, "seq": ballot.sequence}
             outcomes[i] = {"result": _voted(uow, state, v, previous, ballot, action)}
-        store.write_batch(
+        totals = store.write_batch(
             session, inserts=[row for pair, row in batch.votes.items() if pair not in found],
             updates=[row for pair, row in batch.votes.items() if pair in found],
             proposals=[dict(values, pid=pid, emerged_at=states[pid].emerged_at)
-                       for pid, values in batch.proposals.items()])
-        for question_id in sorted(batch.counters):
-            self._count_question_votes(uow, question_id, *batch.counters[question_id])
+                       for pid, values in batch.proposals.items()],
+            counters={qid: c[0] for qid, c in batch.counters.items()})
+        for question_id in sorted(totals):  # the question milestones the batch crossed
+            delta, targets, votes_target = batch.counters[question_id]
+            total = totals[question_id]
+            self._question_milestones(uow, question_id, total - delta, total, targets, votes_target)
 
     @rpc(expected_exceptions=ERRORS)
     def remove_vote(self, voter, proposal_id):
@@ -551,14 +554,6 @@ class VotingService(HealthMixin):
                     "milestone": milestone, "votes": after_trusted, "votes_target": None}))
         if total is not None:
             self._question_milestones(uow, state.question_id, total - trusted_change, total, targets, votes_target)
-
-    def _count_question_votes(self, uow, question_id, delta, targets, votes_target):
-        """Add a batch's trusted votes to the question's counter; publish the question
-        milestones the batch crossed."""
-        if not delta:
-            return
-        total = store.add_question_votes(uow.session, question_id, delta)
-        self._question_milestones(uow, question_id, total - delta, total, targets, votes_target)
 
     @staticmethod
     def _question_milestones(uow, question_id, before, total, targets, votes_target):

@@ -49,19 +49,26 @@ def db(store):
 
 
 class Recorder:
-    """A publish function for OutboxRelay: records calls, fails on the calls listed in ``fail_on``
-    (1-based)."""
+    """A ``publish_many`` for OutboxRelay: records the messages it takes, refuses the
+    messages listed in ``fail_on`` (1-based count over all calls) and what follows them in
+    their batch, as a broker's nack or a dropped connection would."""
 
     def __init__(self, fail_on=()):
         self.calls = []
         self.attempt = 0
         self.fail_on = set(fail_on)
 
-    def __call__(self, source, event_type, payload, headers):
-        self.attempt += 1
-        if self.attempt in self.fail_on:
-            raise PublishFailed(f"broker said no to call {self.attempt}")
-        self.calls.append({"source": source, "event_type": event_type, "payload": payload, "headers": headers})
+    def __call__(self, messages):
+        for i, (source, event_type, payload, headers) in enumerate(messages):
+            self.attempt += 1
+            if self.attempt in self.fail_on:
+                return i, PublishFailed(f"broker said no to message {self.attempt}")
+            self.calls.append({"source": source, "event_type": event_type, "payload": payload, "headers": headers})
+            self.sent()
+        return len(messages), None
+
+    def sent(self):
+        """Called after each message taken (a hook for tests)."""
 
     @property
     def event_ids(self):
@@ -232,6 +239,56 @@ def test_failed_publish_stops_the_batch_and_a_later_batch_sends_the_rest_in_orde
     assert relay.relay_batch() == 0
 
 
+def test_a_batch_publisher_gets_the_whole_batch_and_only_what_it_confirmed_is_marked(db):
+    envelopes = emit(db, 5, headers={"call_id_stack": ["x.y.1"]})
+    ids = [e["event_id"] for e in envelopes]
+    batches = []
+
+    def publish_many(messages):  # the broker confirmed the first two, then refused
+        batches.append(messages)
+        return (2, PublishFailed("nack")) if len(batches) == 1 else (len(messages), None)
+
+    relay = OutboxRelay(db.engine, db.outbox, publish_many)
+    with pytest.raises(PublishFailed):
+        relay.relay_batch()
+    assert [m[2]["event_id"] for m in batches[0]] == ids  # the whole batch, in order, in one call
+    assert batches[0][0][0] == "outboxtest" and batches[0][0][1] == "widget_made"
+    assert batches[0][0][3] == {"call_id_stack": ["x.y.1"]}
+    state = [(r.published_at is not None, r.attempts) for r in rows(db)]
+    assert state == [(True, 0), (True, 0), (False, 1), (False, 0), (False, 0)]
+    assert relay.relay_batch() == 3
+    assert [m[2]["event_id"] for m in batches[1]] == ids[2:]
+    assert relay.pending() == 0
+
+
+def test_a_row_committed_after_higher_ids_were_sent_goes_at_the_next_full_scan(db):
+    """Passes look above the highest id sent (the dead index entries below are not read
+    again); a row whose transaction committed late, with a lower id, is found by the next
+    scan from the start of the outbox."""
+    publish = Recorder()
+    relay = OutboxRelay(db.engine, db.outbox, publish, full_scan_interval=0.3)
+    with db.unit_of_work() as late:
+        late_event = late.emit("widget_made", {"i": "late"})
+        late.flush()  # its id is taken now; the row commits after the next ones
+        early = emit(db, 2)
+        assert relay.relay_batch() == 2  # a full scan: the late row is not committed yet
+    assert relay.relay_batch() == 0  # above the floor only: the late row is not seen yet
+    time.sleep(0.35)
+    assert relay.relay_batch() == 1
+    assert publish.event_ids == [e["event_id"] for e in early] + [late_event["event_id"]]
+    assert relay.pending() == 0
+
+
+def test_passes_between_full_scans_read_only_above_what_was_sent(db):
+    publish = Recorder()
+    relay = OutboxRelay(db.engine, db.outbox, publish, batch_size=2, full_scan_interval=60)
+    envelopes = emit(db, 5)
+    assert [relay.relay_batch() for _ in range(4)] == [2, 2, 1, 0]
+    more = emit(db, 1)
+    assert relay.relay_batch() == 1
+    assert publish.event_ids == [e["event_id"] for e in envelopes + more]
+
+
 def test_two_relays_never_send_the_same_row(db):
     """Several instances of a service: rows one relay has claimed are skipped by the other."""
     envelopes = emit(db, 4)
@@ -242,8 +299,7 @@ def test_two_relays_never_send_the_same_row(db):
     during = []
 
     class FirstPublish(Recorder):
-        def __call__(self, *args):
-            super().__call__(*args)
+        def sent(self):
             if len(self.calls) == 1:  # while the first relay holds its batch
                 during.append(second_relay.relay_batch())
 

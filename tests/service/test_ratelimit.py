@@ -5,7 +5,7 @@ import uuid
 import pytest
 import redis
 
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import Admission, RateLimited, RateLimiter
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -41,3 +41,67 @@ def test_redis_down_lets_votes_through():
     limiter = RateLimiter("redis://127.0.0.1:1/0")  # nothing listens there
     assert limiter.hit_many([("a", 0), ("b", 0)], 60) == 0  # over both limits, yet allowed
     assert limiter.hit_many([("a", 0)], 60) == 0  # and Redis is not asked again for 5 s
+
+
+def test_a_batch_of_requests_is_counted_in_one_script_call(limiter):
+    """What gateway/batching.py asks for a batch of votes: each request's limits counted
+    in order, one Redis call for all of them."""
+    voter, ip = f"t:{uuid.uuid4()}", f"t:{uuid.uuid4()}"
+    before = limiter.client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    batch = [Admission(((voter, 2), (ip, 100)), 60)] * 3 + [Admission(((f"t:{uuid.uuid4()}", 2), (ip, 100)), 60)]
+    verdicts = limiter.admit(batch)
+    assert verdicts[:2] == [None, None] and verdicts[3] is None
+    assert isinstance(verdicts[2], RateLimited) and 1 <= verdicts[2].wait <= 61  # the voter's 3rd vote
+    after = limiter.client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    assert after - before == 1
+    assert int(limiter.client.get(limiter.client.keys(f"rl:{ip}:*")[0])) == 4  # the IP counted every vote
+    assert all(0 < limiter.client.ttl(k) <= 61 for k in limiter.client.keys(f"rl:{voter}:*"))
+
+
+def test_the_script_is_loaded_again_after_a_redis_script_flush(limiter):
+    limiter.client.script_flush()
+    assert limiter.hit_many([(f"t:{uuid.uuid4()}", 1)], 60) == 0
+
+
+def test_an_empty_batch_asks_nothing(limiter):
+    assert limiter.admit([]) == []
+
+
+def test_redis_down_admits_a_whole_batch():
+    limiter = RateLimiter("redis://127.0.0.1:1/0")
+    assert limiter.admit([Admission((("a", 0),), 60), Admission((("b", 0),), 60)]) == [None, None]
+
+
+class _NotFoundRpc:
+    """The gateway's RPC client, answering every call 'not found' and recording it."""
+
+    def __init__(self):
+        self.calls = []
+
+    def call(self, service, method, *args, **kwargs):
+        from common.rpc_client import RemoteError
+
+        self.calls.append((service, method))
+        if method == "vote_batch":  # one outcome per vote of the batch
+            return [{"error": {"exc_type": "NotFound", "value": "no such proposal", "exc_args": ["no such proposal"]}}
+                    for _ in args[0]]
+        raise RemoteError("NotFound", "no such proposal", ["no such proposal"])
+
+
+@pytest.mark.parametrize("batch_max", [1, 64])
+def test_a_vote_over_its_limit_is_refused_before_voting_with_batching_on_or_off(batch_max):
+    """Batching off (``RPC_BATCH_MAX=1``): the limits are counted alone, then the single
+    call; on: with the batch. Either way the third vote of a voter allowed two never
+    reaches voting."""
+    from gateway.app import create_app
+
+    app = create_app({"TESTING": True, "REDIS_URL": REDIS_URL, "RPC_BATCH_MAX": batch_max,
+                      "VOTE_RATE_PER_VOTER": 2, "VOTE_RATE_PER_IP": 1000})
+    rpc = app.extensions["rpc"] = _NotFoundRpc()
+    client = app.test_client()
+    session = {"X-Session-Id": f"ratelimit{uuid.uuid4().hex}"}
+    statuses = [client.put(f"/api/v1/proposals/{uuid.uuid4()}/vote", json={"key": "agree"}, headers=session).status_code
+                for _ in range(3)]
+    assert statuses == [404, 404, 429]
+    assert len(rpc.calls) == 2 and all(service == "voting" for service, _ in rpc.calls)
+    assert {method for _, method in rpc.calls} == ({"vote"} if batch_max == 1 else {"vote_batch"})

@@ -86,5 +86,21 @@ def test_batch_reads_and_writes(engine):
 def test_an_empty_batch_writes_nothing(engine):
     with Session(engine) as session, session.begin():
         _seed(session)
-        store.write_batch(session, inserts=[], updates=[], proposals=[])
+        assert store.write_batch(session, inserts=[], updates=[], proposals=[]) == {}
         assert store.lock_proposals(session, set()) == [] and store.votes_of_pairs(session, set()) == {}
+
+
+def test_the_questions_counters_are_added_and_their_totals_read_in_the_same_write(engine):
+    with Session(engine) as session, session.begin():
+        first, _ = _seed(session)
+        second, _ = _seed(session)
+        idle = str(uuid.uuid4())
+        assert store.write_batch(session, [], [], [], counters={second: 2, first: 3, idle: 0}) == {first: 3, second: 2}
+        totals = [store.write_batch(session, [], [], [], counters={first: 1})[first] for _ in range(12)]
+        assert totals == list(range(4, 16))  # whichever shard each batch hit, the total is the sum
+    with Session(engine) as session:
+        shards = session.execute(sa.select(store.QuestionCounter.shard, store.QuestionCounter.votes)
+                                 .where(store.QuestionCounter.question_id == first)).all()
+        assert sum(v for _, v in shards) == 15 and len(shards) > 1  # spread over shards (12 draws)
+        assert session.scalar(sa.select(sa.func.count()).select_from(store.QuestionCounter)
+                              .where(store.QuestionCounter.question_id == idle)) == 0

@@ -154,3 +154,74 @@ def test_a_burst_is_not_refused():
     c = caller(client, flushers=2, max_batch=16, max_wait=0.5)
     with ThreadPoolExecutor(max_workers=64) as pool:
         assert list(pool.map(c.call, range(64))) == [n * 2 for n in range(64)]
+
+
+class Limits:
+    """A fake limiter: refuses the admissions in ``refuse`` (the real one, against Redis,
+    is tested in tests/service/test_ratelimit.py)."""
+
+    def __init__(self, refuse=(), fail=False):
+        self.refuse, self.fail, self.asked = set(refuse), fail, []
+
+    def admit(self, admissions):
+        self.asked.append(list(admissions))
+        if self.fail:
+            raise RuntimeError("limiter broken")
+        return [LookupError(a) if a in self.refuse else None for a in admissions]
+
+
+def test_admission_is_asked_once_per_batch_and_refused_items_are_not_sent():
+    client, limits = FakeClient(delay=0.05), Limits(refuse={"flood"})
+    c = caller(client, flushers=1, admit=limits.admit)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        first = pool.submit(c.call, 1, admission="ok")
+        time.sleep(0.01)  # the next ones queue behind the batch in flight
+        futures = [pool.submit(c.call, n, admission="flood" if n % 2 else "ok") for n in range(2, 10)]
+        futures.append(pool.submit(c.call, 10))  # no admission: never asked about
+    assert first.result() == 2
+    for n, f in zip(range(2, 10), futures):
+        if n % 2:
+            with pytest.raises(LookupError):
+                f.result()
+        else:
+            assert f.result() == n * 2
+    assert futures[-1].result() == 20
+    sent = sorted(n for b in client.batches for n in b)
+    assert sent == [1, 2, 4, 6, 8, 10]  # refused items never reach the service
+    assert len(limits.asked) == len(client.batches) == 2  # one admission check per batch
+    assert sorted(limits.asked[1]) == ["flood"] * 4 + ["ok"] * 4
+
+
+def test_a_broken_limiter_lets_the_items_through():
+    client = FakeClient()
+    c = caller(client, admit=Limits(fail=True).admit)
+    assert c.call(4, admission="anything") == 8
+    assert client.batches == [[4]]
+
+
+def test_an_item_timed_out_before_its_batch_is_not_counted():
+    client, limits = FakeClient(delay=0.3), Limits()
+    c = caller(client, flushers=1, admit=limits.admit)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        slow = pool.submit(c.call, 1, admission="a")
+        time.sleep(0.05)
+        late = pool.submit(c.call, 2, 0.1, "b")  # gives up while the first batch is in flight
+        with pytest.raises(RpcTimeout):
+            late.result()
+        assert slow.result() == 2
+    time.sleep(0.05)
+    assert limits.asked == [["a"]]
+
+
+def test_an_item_expiring_during_the_admission_check_is_not_sent():
+    client = FakeClient()
+
+    def slow_admit(admissions):
+        time.sleep(0.15)  # a slow Redis
+        return [None for _ in admissions]
+
+    c = caller(client, admit=slow_admit)
+    with pytest.raises(RpcTimeout):
+        c.call(1, 0.1, "a")
+    time.sleep(0.1)
+    assert client.batches == []

@@ -1,0 +1,146 @@
+"""Publishing a batch of events to RabbitMQ with publisher confirms awaited once per batch.
+
+The outbox relay (common/outbox.py) hands over up to a hundred rows at a time. nameko's
+``Publisher`` confirms each message before the next one leaves (a broker round trip per
+event); here the batch is published back to back on one confirm-mode channel, then the
+broker's acks are read until every message of the batch is confirmed. Same messages as
+nameko's publisher writes for an event (JSON, persistent, ``message_id``, headers), same
+order (one channel), same guarantee: a message counts as sent only once the broker has
+confirmed it.
+
+``publish_many`` never raises: it answers how many messages, counted from the first, the
+broker confirmed, and the error that stopped the rest (None when all were confirmed), so
+the relay marks exactly those rows and keeps the others. On any error the connection is
+dropped and the next call opens a new one; a call that fails on a connection opened by an
+earlier call (closed by a broker restart while idle) is retried once on a fresh one.
+"""
+from __future__ import annotations
+
+import time
+
+import kombu
+from kombu import Exchange, Producer
+
+
+class MessageNacked(Exception):
+    """The broker refused to take responsibility for a message (basic.nack)."""
+
+
+class ConfirmTimeout(Exception):
+    """The broker did not confirm the batch in time."""
+
+
+class ConfirmedPublisher:
+    def __init__(self, amqp_uri: str, confirm_timeout: float = 10.0, connect_timeout: float = 5.0):
+        self.amqp_uri = amqp_uri
+        self.confirm_timeout = confirm_timeout
+        self.connect_timeout = connect_timeout
+        self._connection = None
+        self._closed = False  # by close(): never reopened (a stopping service)
+
+    # -- connection ---------------------------------------------------------------------
+    def _open(self):
+        connection = kombu.Connection(self.amqp_uri, connect_timeout=self.connect_timeout, heartbeat=0,
+                                      transport_options={"confirm_publish": False})
+        try:
+            channel = connection.channel()
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+        except BaseException:
+            connection.release()
+            raise
+        self._connection, self._channel = connection, channel
+        self._producer = Producer(channel, serializer="json", auto_declare=False)
+        self._declared: set = set()
+        self._sent = 0  # delivery tags of this channel: 1, 2, ... in publish order
+        self._acked_upto = 0  # every tag <= this one is acked (acks with ``multiple``)
+        self._acked: set = set()
+        self._nacked: set = set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._drop()
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            try:
+                connection.release()
+            except Exception:  # noqa: BLE001 - already broken: nothing left to release
+                pass
+
+    def _on_ack(self, tag, multiple):
+        if multiple:
+            self._acked_upto = max(self._acked_upto, tag)
+        else:
+            self._acked.add(tag)
+
+    def _on_nack(self, tag, multiple):
+        first = self._acked_upto + 1 if multiple else tag
+        self._nacked.update(t for t in range(first, tag + 1) if t not in self._acked)
+
+    def _is_acked(self, tag: int) -> bool:
+        # a nacked tag stays refused even when a later ack with ``multiple`` covers it
+        return (tag <= self._acked_upto or tag in self._acked) and tag not in self._nacked
+
+    def _confirmed(self, first: int, last: int) -> tuple[int, bool]:
+        """How many of tags first..last are acked in a row from ``first``; and whether
+        every one of them has an answer (ack or nack)."""
+        done = 0
+        for tag in range(first, last + 1):
+            if self._is_acked(tag):
+                done += 1
+            else:
+                break
+        answered = all(self._is_acked(t) or t in self._nacked for t in range(first + done, last + 1))
+        return done, answered
+
+    # -- publishing ---------------------------------------------------------------------
+    def publish_many(self, messages) -> tuple[int, Exception | None]:
+        """``messages``: [(exchange: kombu.Exchange, routing_key, payload, headers,
+        message_id)]. Returns (confirmed, error): the first ``confirmed`` messages are
+        with the broker; ``error`` is why the others (if any) are not."""
+        messages = list(messages)
+        if not messages:
+            return 0, None
+        reused = self._connection is not None
+        done, error = self._publish(messages)
+        if error is not None and done == 0 and reused and not isinstance(error, MessageNacked):
+            done, error = self._publish(messages)  # an idle connection the broker dropped: once, afresh
+        return done, error
+
+    def _publish(self, messages) -> tuple[int, Exception | None]:
+        if self._closed:
+            return 0, ConnectionError("publisher closed")
+        first = None
+        try:
+            if self._connection is None:
+                self._open()
+            first = self._sent + 1
+            for exchange, routing_key, payload, headers, message_id in messages:
+                if exchange.name not in self._declared:
+                    exchange(self._channel).declare()
+                    self._declared.add(exchange.name)
+                self._producer.publish(payload, exchange=exchange, routing_key=routing_key, headers=headers,
+                                       message_id=message_id, delivery_mode=2, retry=False)
+                self._sent += 1
+            last = self._sent
+            deadline = time.monotonic() + self.confirm_timeout
+            done, answered = self._confirmed(first, last)
+            while not answered:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ConfirmTimeout(f"{last - first + 1 - done} of {last - first + 1} messages not confirmed "
+                                         f"within {self.confirm_timeout:.0f}s")
+                self._connection.drain_events(timeout=remaining)
+                done, answered = self._confirmed(first, last)
+        except Exception as exc:  # noqa: BLE001 - reported to the relay with what got through
+            done = self._confirmed(first, self._sent)[0] if first is not None and self._sent >= first else 0
+            self._drop()
+            return done, exc
+        self._acked = {t for t in self._acked if t > last}
+        self._nacked = {t for t in self._nacked if t > last}
+        if done < len(messages):
+            return done, MessageNacked(f"the broker refused message {done + 1} of {len(messages)}")
+        return done, None

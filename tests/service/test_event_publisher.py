@@ -1,0 +1,111 @@
+"""common/event_publisher.py on the real RabbitMQ: a batch published back to back and
+confirmed once, in order, as nameko's event publisher writes each message; what happens
+when the broker refuses, is unreachable or drops the connection."""
+import contextlib
+import json
+import uuid
+
+import pika
+import pytest
+from kombu import Exchange
+
+from common.event_publisher import ConfirmedPublisher
+from common.rpc_client import pika_parameters
+
+
+@pytest.fixture
+def broker(amqp_uri):
+    conn = pika.BlockingConnection(pika_parameters(amqp_uri))
+    yield conn.channel()
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+def _bind(channel, exchange_name, routing_key="#"):
+    channel.exchange_declare(exchange_name, exchange_type="topic", durable=True)
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(queue, exchange_name, routing_key=routing_key)
+    return queue
+
+
+def _drain(channel, queue, n):
+    got = []
+    for _ in range(n):
+        method, props, body = channel.basic_get(queue, auto_ack=True)
+        if method is None:
+            break
+        got.append((method.routing_key, props, json.loads(body)))
+    return got
+
+
+def test_a_batch_is_published_in_order_and_confirmed(amqp_uri, broker):
+    exchange = Exchange(f"t{uuid.uuid4().hex[:8]}.events", type="topic", durable=True)
+    queue = _bind(broker, exchange.name)
+    publisher = ConfirmedPublisher(amqp_uri)
+    batch = [(exchange, "widget_made", {"event_id": f"e{i}", "i": i}, {"nameko.call_id_stack": ["a.b.1"]}, f"e{i}")
+             for i in range(50)]
+    assert publisher.publish_many(batch) == (50, None)
+    assert publisher.publish_many(batch[:3]) == (3, None)  # the same connection, tags go on
+    publisher.close()
+    got = _drain(broker, queue, 60)
+    assert [body["i"] for _, _, body in got] == list(range(50)) + [0, 1, 2]
+    key, props, _ = got[0]
+    assert key == "widget_made" and props.message_id == "e0" and props.delivery_mode == 2
+    assert props.content_type == "application/json" and props.headers == {"nameko.call_id_stack": ["a.b.1"]}
+
+
+def test_nothing_to_publish_opens_nothing(amqp_uri):
+    publisher = ConfirmedPublisher(amqp_uri)
+    assert publisher.publish_many([]) == (0, None)
+    assert publisher._connection is None
+
+
+def test_an_unreachable_broker_confirms_nothing_and_says_why():
+    publisher = ConfirmedPublisher("pyamqp://guest:guest@127.0.0.1:1//", connect_timeout=0.5)
+    done, error = publisher.publish_many([(Exchange("x.events", type="topic"), "k", {}, {}, "id")])
+    assert done == 0 and error is not None
+
+
+def test_a_refused_declare_fails_the_batch_and_the_next_call_starts_afresh(amqp_uri, broker):
+    clash = f"t{uuid.uuid4().hex[:8]}.events"
+    broker.exchange_declare(clash, exchange_type="fanout", durable=True)  # not the topic we declare
+    good = Exchange(f"t{uuid.uuid4().hex[:8]}.events", type="topic", durable=True)
+    queue = _bind(broker, good.name)
+    publisher = ConfirmedPublisher(amqp_uri)
+    first = [(good, "a", {"n": 1}, {}, "1"), (Exchange(clash, type="topic", durable=True), "b", {"n": 2}, {}, "2"),
+             (good, "c", {"n": 3}, {}, "3")]
+    done, error = publisher.publish_many(first)
+    assert done == 1 and error is not None  # the first went through; the second and third did not
+    assert publisher.publish_many([(good, "c", {"n": 3}, {}, "3")]) == (1, None)
+    publisher.close()
+    assert [body["n"] for _, _, body in _drain(broker, queue, 5)] == [1, 3]
+    broker.exchange_delete(clash)
+
+
+def test_a_connection_dropped_while_idle_is_replaced_without_losing_the_batch(amqp_uri, broker):
+    exchange = Exchange(f"t{uuid.uuid4().hex[:8]}.events", type="topic", durable=True)
+    queue = _bind(broker, exchange.name)
+    publisher = ConfirmedPublisher(amqp_uri)
+    assert publisher.publish_many([(exchange, "k", {"n": 1}, {}, "1")]) == (1, None)
+    publisher._connection.connection.sock.close()  # as a broker restart leaves it, seen at the next use
+    assert publisher.publish_many([(exchange, "k", {"n": 2}, {}, "2")]) == (1, None)
+    publisher.close()
+    assert [body["n"] for _, _, body in _drain(broker, queue, 5)] == [1, 2]
+
+
+def test_a_nacked_message_stays_refused_when_a_later_ack_covers_it(amqp_uri):
+    """RabbitMQ may nack tag 3 and later ack 'up to 5' (multiple): 3 is still refused, and
+    only what comes before it counts as confirmed (the relay marks 1 and 2 only)."""
+    publisher = ConfirmedPublisher(amqp_uri)
+    publisher._acked_upto, publisher._acked, publisher._nacked = 0, set(), set()
+    publisher._on_ack(2, True)
+    publisher._on_nack(3, False)
+    publisher._on_ack(5, True)
+    assert publisher._confirmed(1, 5) == (2, True)
+
+
+def test_a_closed_publisher_does_not_reconnect(amqp_uri):
+    publisher = ConfirmedPublisher(amqp_uri)
+    publisher.close()
+    done, error = publisher.publish_many([(Exchange("x.events", type="topic"), "k", {}, {}, "id")])
+    assert done == 0 and isinstance(error, ConnectionError) and publisher._connection is None
