@@ -75,10 +75,15 @@ def test_a_refused_declare_fails_the_batch_and_the_next_call_starts_afresh(amqp_
     first = [(good, "a", {"n": 1}, {}, "1"), (Exchange(clash, type="topic", durable=True), "b", {"n": 2}, {}, "2"),
              (good, "c", {"n": 3}, {}, "3")]
     done, error = publisher.publish_many(first)
-    assert done == 1 and error is not None  # the first went through; the second and third did not
-    assert publisher.publish_many([(good, "c", {"n": 3}, {}, "3")]) == (1, None)
+    # The first message was routed before the declare failed, but its confirm (written to
+    # disk first: persistent, durable queue) may come after the channel closed, so it may
+    # not be counted; the second and third are never confirmed.
+    assert done in (0, 1) and error is not None
+    rest = [m for m in first[done:] if m[0].name != clash]  # what the relay would send again
+    assert publisher.publish_many(rest) == (len(rest), None)
     publisher.close()
-    assert [body["n"] for _, _, body in _drain(broker, queue, 5)] == [1, 3]
+    # at least once: an unconfirmed first message is sent twice, nothing is lost
+    assert [body["n"] for _, _, body in _drain(broker, queue, 5)] == [1] * (2 - done) + [3]
     broker.exchange_delete(clash)
 
 
