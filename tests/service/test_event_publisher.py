@@ -54,6 +54,28 @@ def test_a_batch_is_published_in_order_and_confirmed(amqp_uri, broker):
     assert props.content_type == "application/json" and props.headers == {"nameko.call_id_stack": ["a.b.1"]}
 
 
+class _CountingTransport:
+    def __init__(self, transport):
+        self.transport, self.writes = transport, 0
+
+    def write(self, data):
+        self.writes += 1
+        self.transport.write(data)
+
+
+def test_a_batch_goes_to_the_socket_in_one_write(amqp_uri, broker):
+    exchange = Exchange(f"t{uuid.uuid4().hex[:8]}.events", type="topic", durable=True)
+    queue = _bind(broker, exchange.name)
+    publisher = ConfirmedPublisher(amqp_uri)
+    assert publisher.publish_many([(exchange, "k", {"i": -1}, {}, "warm")]) == (1, None)  # connects, declares
+    counting = publisher._writes.transport = _CountingTransport(publisher._writes.transport)
+    batch = [(exchange, "k", {"i": i, "pad": "x" * 300}, {}, f"e{i}") for i in range(100)]
+    assert publisher.publish_many(batch) == (100, None)
+    assert counting.writes == 1
+    publisher.close()
+    assert [body["i"] for _, _, body in _drain(broker, queue, 110)] == [-1] + list(range(100))
+
+
 def test_nothing_to_publish_opens_nothing(amqp_uri):
     publisher = ConfirmedPublisher(amqp_uri)
     assert publisher.publish_many([]) == (0, None)
