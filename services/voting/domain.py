@@ -146,6 +146,15 @@ def crossed(before: int, after: int, thresholds) -> list:
     return [t for t in thresholds if before < t <= after]
 
 
+def reached(total: int, thresholds) -> list:
+    """Thresholds at or below ``total`` (ascending). Question milestones are decided this
+    way, not by ``crossed``: a question's total is the sum of sharded counters, and two
+    transactions adding to different shards at once each read a total without the
+    other's vote, so their sum can cross a threshold that neither of them saw crossed.
+    The next vote that reads the total then records it (recording is idempotent)."""
+    return [t for t in thresholds if t <= total]
+
+
 def question_milestones(votes_target: int | None, rules: VotingRules) -> list:
     if not votes_target:
         return []

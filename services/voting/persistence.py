@@ -153,10 +153,19 @@ def _insert(session, model):
 
 
 def proposal_for_update(session, proposal_id):
+    """The proposal, locked until the transaction ends; None when voting does not know it
+    yet. Then the id itself is locked (a transaction-scoped advisory lock) and the row read
+    again: two events about a new proposal handled at once (submitted and accepted) would
+    otherwise both insert it, and one fail on the primary key."""
     query = sa.select(Proposal).where(Proposal.id == proposal_id)
-    if is_postgres(session):
-        query = query.with_for_update()
-    return session.execute(query).scalar_one_or_none()
+    if not is_postgres(session):
+        return session.execute(query).scalar_one_or_none()
+    query = query.with_for_update()
+    proposal = session.execute(query).scalar_one_or_none()
+    if proposal is None:
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:id, 0))"), {"id": proposal_id})
+        proposal = session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
+    return proposal
 
 
 def vote_of(session, proposal_id, voter):

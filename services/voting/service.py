@@ -125,6 +125,8 @@ def _ballot(key, qualifications, trusted, sequence_) -> domain.Ballot | None:
 # Sequence candidate pools per question, per process, for ``SequenceRules.pool_ttl`` seconds
 # (dropped at once when this process learns a proposal change in that question).
 _POOLS: dict = {}
+_RECORDED_QUESTION_MILESTONES: set = set()  # (question_id, milestone) known committed (this process)
+_RECORDED_MAX = 100_000
 _SAMPLER = VectorSampler()  # the Thompson draws of a sequence, vectorised (sampling.py)
 _REFRESHING: set = set()
 
@@ -249,10 +251,10 @@ class VotingService(HealthMixin):
             proposals=[dict(values, pid=pid, emerged_at=states[pid].emerged_at)
                        for pid, values in batch.proposals.items()],
             counters={qid: c[0] for qid, c in batch.counters.items()})
-        for question_id in sorted(totals):  # the question milestones the batch crossed
-            delta, targets, votes_target = batch.counters[question_id]
+        for question_id in sorted(totals):  # the question milestones the batch reached
+            _, targets, votes_target = batch.counters[question_id]
             total = totals[question_id]
-            self._question_milestones(uow, question_id, total - delta, total, targets, votes_target)
+            self._question_milestones(uow, question_id, total, targets, votes_target)
 
     @rpc(expected_exceptions=ERRORS)
     def remove_vote(self, voter, proposal_id):
@@ -553,12 +555,23 @@ class VotingService(HealthMixin):
                     "scope": "proposal", "question_id": state.question_id, "proposal_id": state.id,
                     "milestone": milestone, "votes": after_trusted, "votes_target": None}))
         if total is not None:
-            self._question_milestones(uow, state.question_id, total - trusted_change, total, targets, votes_target)
+            self._question_milestones(uow, state.question_id, total, targets, votes_target)
 
     @staticmethod
-    def _question_milestones(uow, question_id, before, total, targets, votes_target):
-        for milestone in domain.crossed(before, total, targets):
-            if store.record_milestone(uow.session, "question", question_id, milestone):
+    def _question_milestones(uow, question_id, total, targets, votes_target):
+        """Every milestone the question's total has reached and that is not recorded yet
+        (``domain.reached``: concurrent votes on different proposals can cross one unseen).
+        A milestone found already recorded is remembered by the process, so a question past
+        its milestones costs one lookup per milestone and process, not one per vote."""
+        for milestone in domain.reached(total, targets):
+            if (question_id, milestone) in _RECORDED_QUESTION_MILESTONES:
+                continue
+            if not store.record_milestone(uow.session, "question", question_id, milestone):
+                # already committed by another transaction (a concurrent one is waited for)
+                if len(_RECORDED_QUESTION_MILESTONES) >= _RECORDED_MAX:
+                    _RECORDED_QUESTION_MILESTONES.clear()
+                _RECORDED_QUESTION_MILESTONES.add((question_id, milestone))
+            else:
                 uow.emit("vote_milestone_reached", dump(schemas.VoteMilestoneReached, {
                     "scope": "question", "question_id": question_id, "proposal_id": None,
                     "milestone": milestone, "votes": total, "votes_target": votes_target}))

@@ -104,3 +104,31 @@ def test_the_questions_counters_are_added_and_their_totals_read_in_the_same_writ
         assert sum(v for _, v in shards) == 15 and len(shards) > 1  # spread over shards (12 draws)
         assert session.scalar(sa.select(sa.func.count()).select_from(store.QuestionCounter)
                               .where(store.QuestionCounter.question_id == idle)) == 0
+
+
+def test_a_proposal_first_seen_by_two_transactions_is_created_once(db_urls):
+    """Two events about a new proposal handled at once: the second transaction waits for
+    the first and then finds the proposal, instead of inserting it again."""
+    import threading
+
+    engine = make_engine(db_urls["voting"])
+    pid, found = str(uuid.uuid4()), {}
+    with Session(engine) as first, first.begin():
+        qid, _ = _seed(first)
+        assert store.proposal_for_update(first, pid) is None
+        first.add(store.Proposal(id=pid, question_id=qid, author_id="a", status="pending", status_at=NOW,
+                                 created_at=NOW, counts=store.empty_counts()))
+        first.flush()
+
+        def second():
+            with Session(engine) as session, session.begin():
+                found["row"] = store.proposal_for_update(session, pid)
+                found["status"] = found["row"].status if found["row"] is not None else None
+
+        other = threading.Thread(target=second)
+        other.start()
+        other.join(0.5)
+        assert other.is_alive()  # waiting for the first transaction
+    other.join(10)
+    engine.dispose()
+    assert found["status"] == "pending"

@@ -334,6 +334,38 @@ def test_batches_count_question_milestones_once(services, rpc, events):
     assert rpc.voting.results(proposals[0]["id"])["votes"]["trusted"] == 9
 
 
+def test_a_question_milestone_crossed_unseen_is_recorded_by_the_next_vote(services, rpc, events, db_urls):
+    """Two votes on different proposals of a question, committed at once, each read the
+    question's total without the other's vote: their sum can cross a milestone neither saw.
+    The next vote that reads the total records it."""
+    recorder = events("voting", ["vote_milestone_reached"])
+    question = _question(rpc)  # votes_target 8: question milestones at 4 and 8
+    proposal = _accepted(rpc, question)
+
+    def trusted(v):
+        return {"voter": v, "proposal_id": proposal["id"],
+                "data": {"key": "agree", "proposal_key": _keyed(rpc, v, proposal["id"])}}
+
+    for _ in range(3):
+        one = trusted(voter())
+        assert rpc.voting.vote(one["voter"], proposal["id"], one["data"])["action"] == "cast"
+    engine = sa.create_engine(db_urls["voting"])
+    with engine.begin() as conn:  # the other transaction's vote: the total is now 4, unseen
+        conn.execute(sa.text("INSERT INTO question_counters (question_id, shard, votes) VALUES (:q, 0, 1) "
+                             "ON CONFLICT (question_id, shard) DO UPDATE SET votes = question_counters.votes + 1"),
+                     {"q": question["id"]})
+    engine.dispose()
+    one = trusted(voter())
+    rpc.voting.vote(one["voter"], proposal["id"], one["data"])  # 4 -> 5: crosses nothing
+    reached = recorder.wait_for(lambda e: e["data"]["scope"] == "question" and e["data"]["milestone"] == 4)
+    assert reached["data"]["votes"] == 5
+    outcomes = rpc.voting.vote_batch([trusted(voter()) for _ in range(3)])  # 5 -> 8, in a batch
+    assert [o["result"]["action"] for o in outcomes] == ["cast"] * 3
+    recorder.wait_for(lambda e: e["data"]["scope"] == "question" and e["data"]["milestone"] == 8)
+    time.sleep(0.5)
+    assert sorted(e["data"]["milestone"] for e in recorder.all if e["data"]["scope"] == "question") == [4, 8]
+
+
 def test_concurrent_batches_on_crossing_proposals_do_not_deadlock(services, rpc):
     question = _question(rpc)
     proposals = [_accepted(rpc, question, author=f"d{i}") for i in range(4)]

@@ -325,6 +325,13 @@ def test_crossed_once_when_counting_one_by_one():
     assert hits == [100, 1000, 10000]
 
 
+@pytest.mark.parametrize("total, expected", [
+    (0, []), (99, []), (100, [100]), (101, [100]), (1000, [100, 1000]), (250000, [100, 1000, 10000, 100000]),
+])
+def test_reached(total, expected):
+    assert domain.reached(total, (100, 1000, 10000, 100000)) == expected
+
+
 def test_question_milestones():
     rules = VotingRules()
     assert domain.question_milestones(1000, rules) == [500, 1000]
