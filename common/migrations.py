@@ -48,6 +48,36 @@ def upgrade(service: str, url: str | None = None, revision: str = "head") -> Non
     command.upgrade(alembic_config(service, url), revision)
 
 
+# Autovacuum per table (PostgreSQL storage parameters). The default starts a vacuum when
+# a fifth of a table's rows are dead: an outbox of a week of events (every row updated
+# once when relayed) or voting's proposals (one update per vote, not HOT: the ranking
+# indexes change) would carry hundreds of thousands of dead rows and index entries that
+# the relay's scans and the ranking pages step over. These start one after a fixed count.
+OUTBOX_AUTOVACUUM = {"autovacuum_vacuum_scale_factor": 0.0, "autovacuum_vacuum_threshold": 10000,
+                     "autovacuum_analyze_scale_factor": 0.0, "autovacuum_analyze_threshold": 10000}
+HOT_ROWS_AUTOVACUUM = {"autovacuum_vacuum_scale_factor": 0.0, "autovacuum_vacuum_threshold": 2000,
+                       "autovacuum_analyze_scale_factor": 0.02}
+
+
+def set_autovacuum(table: str, params: dict) -> None:
+    """In a migration: set (or, with None values, reset) a table's autovacuum
+    parameters. PostgreSQL only; nothing on SQLite (the development fallback)."""
+    from alembic import op
+
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    reset = [name for name, value in params.items() if value is None]
+    values = {name: value for name, value in params.items() if value is not None}
+    if values:
+        op.execute(f"ALTER TABLE {table} SET ({', '.join(f'{k} = {v}' for k, v in values.items())})")
+    if reset:
+        op.execute(f"ALTER TABLE {table} RESET ({', '.join(reset)})")
+
+
+def reset_autovacuum(table: str, params: dict) -> None:
+    set_autovacuum(table, dict.fromkeys(params))
+
+
 def run_env(target_metadata: sa.MetaData) -> None:
     """Body of every service's ``migrations/env.py``."""
     cfg = context.config
