@@ -91,6 +91,7 @@ class EventHub:
         self._stopping = False
         self.epoch = 0  # +1 at every (re)connection: events may have been missed before it
         self._listeners = {}  # event type -> [callable(event)]
+        self._consuming = None  # (connection, channel, queue name) while consuming
 
     def listen(self, event_type, callback):
         """``callback(event)`` for every ``event_type`` event (one of INTERNAL), on the
@@ -111,6 +112,7 @@ class EventHub:
     def _run(self):
         backoff = 0.5
         while not self._stopping:
+            connection = None
             try:
                 connection = pika.BlockingConnection(self.params)
                 channel = connection.channel()
@@ -119,19 +121,34 @@ class EventHub:
                     exchange = f"{source}.events"
                     channel.exchange_declare(exchange, exchange_type="topic", durable=True)
                     channel.queue_bind(queue_name, exchange, routing_key=event_type)
+                cancelled = []  # the broker cancels the consumer when its queue goes (deleted by hand...)
+                channel.add_on_cancel_callback(cancelled.append)
                 channel.basic_consume(queue_name, self._on_message, auto_ack=True)
+                self._consuming = (connection, channel, queue_name)
                 with self.lock:
                     self.epoch += 1
                 self.connected.set()
                 backoff = 0.5
                 while not self._stopping:
                     connection.process_data_events(time_limit=1)
-                connection.close()
-            except Exception as exc:  # broker restarted or unreachable: reconnect
+                    if cancelled:  # the connection lives on, but no event would come any more
+                        raise ConnectionError("the broker cancelled the event stream's consumer")
+            except Exception as exc:  # broker restarted or unreachable, consumer cancelled: reconnect
                 self.connected.clear()
                 log.warning("event stream lost the broker (%s); reconnecting in %.1fs", exc, backoff)
+                self._close(connection)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10)
+            else:
+                self._close(connection)
+
+    def _close(self, connection):
+        self._consuming = None
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - already broken: nothing left to close
+                pass
 
     def _on_message(self, _channel, method, _props, body):
         try:
