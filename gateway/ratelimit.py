@@ -1,6 +1,7 @@
 """Fixed-window rate limits kept in Redis, shared by every gateway process.
 
-Used against vote flooding: per anonymous session (or account) and per client IP.
+Used against flooding, per anonymous session (or account) and per client IP: votes, and
+the similar-proposals search a draft runs while it is typed (a full-text query each).
 A request's limits are an ``Admission`` (its counter keys, their limits, the window). The
 counters of many requests are counted together in one round trip to Redis (one Lua script
 call: ``INCR`` each key, ``EXPIRE`` it when new), so the vote batches of
@@ -34,16 +35,18 @@ return counts
 
 
 class Admission(NamedTuple):
-    """What one request counts against: ``limits`` [(key, limit)] over ``window`` seconds."""
+    """What one request counts against: ``limits`` [(key, limit)] over ``window`` seconds;
+    ``what`` names the requests in the 429's message."""
     limits: tuple
     window: int
+    what: str = "requests"
 
 
 class RateLimited(Exception):
     """Over a limit: retry in ``wait`` seconds (a 429 with Retry-After)."""
 
-    def __init__(self, wait: int):
-        super().__init__(f"too many votes; try again in {wait} s")
+    def __init__(self, wait: int, what: str = "requests"):
+        super().__init__(f"too many {what}; try again in {wait} s")
         self.wait = wait
 
 
@@ -86,7 +89,8 @@ class RateLimiter:
 
     def admit(self, admissions) -> list:
         """For gateway/batching.py: per admission, None (allowed) or ``RateLimited``."""
-        return [RateLimited(wait) if wait else None for wait in self.hit_batch(admissions)]
+        admissions = list(admissions)
+        return [RateLimited(wait, a.what) if wait else None for a, wait in zip(admissions, self.hit_batch(admissions))]
 
 
 def client_ip() -> str:
@@ -99,13 +103,23 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-def vote_admission(voter_key: str) -> Admission | None:
-    """The limits a vote counts against (per voter, per IP); None when no limiter is set."""
+def _per_client(name: str, client_key: str, per_client: str, per_ip: str, window: str, what: str):
     if current_app.extensions.get("ratelimit") is None:
         return None
     cfg = current_app.config
-    return Admission(((f"vote:voter:{voter_key}", cfg["VOTE_RATE_PER_VOTER"]),
-                      (f"vote:ip:{client_ip()}", cfg["VOTE_RATE_PER_IP"])), cfg["VOTE_RATE_WINDOW"])
+    return Admission(((f"{name}:voter:{client_key}", cfg[per_client]), (f"{name}:ip:{client_ip()}", cfg[per_ip])),
+                     cfg[window], what)
+
+
+def vote_admission(voter_key: str) -> Admission | None:
+    """The limits a vote counts against (per voter, per IP); None when no limiter is set."""
+    return _per_client("vote", voter_key, "VOTE_RATE_PER_VOTER", "VOTE_RATE_PER_IP", "VOTE_RATE_WINDOW", "votes")
+
+
+def similar_admission(client_key: str) -> Admission | None:
+    """The limits a similar-proposals search counts against (per account or session, per IP)."""
+    return _per_client("similar", client_key, "SIMILAR_RATE_PER_CLIENT", "SIMILAR_RATE_PER_IP",
+                       "SIMILAR_RATE_WINDOW", "searches for similar proposals")
 
 
 def too_many(refused: RateLimited):

@@ -1,8 +1,11 @@
 """Questions (consultations), the proposals made on them, and the countries they are in."""
 
+from flask import g
+
 from gateway import schemas
 from gateway.blueprint import Blueprint
 from gateway.auth import caller, login_required
+from gateway.ratelimit import enforce, similar_admission
 from gateway.rpc import call
 
 blp = Blueprint("questions", __name__, url_prefix="/api/v1", description="Questions and their proposals")
@@ -72,6 +75,7 @@ def list_proposals(filters, question_id):
 @blp.response(200, schemas.Similar)
 @blp.alt_response(400, schema=schemas.ApiError, description="content missing, too short or too long")
 @blp.alt_response(404, schema=schemas.ApiError)
+@blp.alt_response(429, schema=schemas.ApiError, description="searching too often (per session or account, per IP)")
 def similar(query, question_id):
     """Likely duplicates of a draft, before proposing it (the check a submission runs).
 
@@ -79,7 +83,9 @@ def similar(query, question_id):
     postponed) are shown to the question's moderators and to their own author, and only
     counted (`pending_similar`) for anybody else: their text is not public until accepted.
     Refused and archived proposals are never listed. Logging in is optional."""
-    return call("proposals", "similar_proposals", caller(), question_id, query)
+    who = caller()
+    enforce(similar_admission(who["user_id"] if who else g.session_id))
+    return call("proposals", "similar_proposals", who, question_id, query)
 
 
 @blp.get("/countries")

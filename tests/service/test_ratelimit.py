@@ -105,3 +105,24 @@ def test_a_vote_over_its_limit_is_refused_before_voting_with_batching_on_or_off(
     assert statuses == [404, 404, 429]
     assert len(rpc.calls) == 2 and all(service == "voting" for service, _ in rpc.calls)
     assert {method for _, method in rpc.calls} == ({"vote"} if batch_max == 1 else {"vote_batch"})
+
+
+def test_similar_proposals_searches_are_limited_per_client():
+    """The similar-proposals search runs a full-text query per call: past its limit a
+    session gets a 429 naming it, with Retry-After, and the search never reaches proposals;
+    another session is not affected."""
+    from gateway.app import create_app
+
+    app = create_app({"TESTING": True, "REDIS_URL": REDIS_URL, "SIMILAR_RATE_PER_CLIENT": 2,
+                      "SIMILAR_RATE_PER_IP": 1000})
+    rpc = app.extensions["rpc"] = _NotFoundRpc()
+    client = app.test_client()
+    session = {"X-Session-Id": f"similar{uuid.uuid4().hex}"}
+    url = f"/api/v1/questions/{uuid.uuid4()}/similar?content=Il%20faut%20planter%20des%20arbres"
+    responses = [client.get(url, headers=session) for _ in range(3)]
+    assert [r.status_code for r in responses] == [404, 404, 429]
+    assert int(responses[2].headers["Retry-After"]) >= 1
+    assert "too many searches for similar proposals" in responses[2].get_json()["message"]
+    assert rpc.calls == [("proposals", "similar_proposals")] * 2
+    other = {"X-Session-Id": f"similar{uuid.uuid4().hex}"}
+    assert client.get(url, headers=other).status_code == 404
