@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 
 import kombu
+from amqp import spec
 from amqp.method_framing import frame_writer
 from kombu import Exchange, Producer
 
@@ -33,29 +34,44 @@ class ConfirmTimeout(Exception):
     """The broker did not confirm the batch in time."""
 
 
-class _HeldWrites:
-    """A transport stand-in for py-amqp's frame writer: while ``held`` is a list, frames
-    are copied into it (the writer reuses its buffer) instead of going to the socket."""
+class _HeldPublishes:
+    """Stands in for py-amqp's frame writer on the publisher's connection. While holding,
+    ``basic.publish`` frames (method, header and body) are packed into a list instead of
+    being written; any other frame (a declare, a channel or connection close, a heartbeat)
+    writes what is held first, so the broker sees every frame in the order it was made."""
 
-    def __init__(self, transport):
-        self.transport = transport
+    def __init__(self, connection):
+        self.transport = connection.transport
+        self.direct = connection.frame_writer  # the writer py-amqp made when it connected
+        self.into_held = frame_writer(connection, self)  # same framing, into ``write`` below
         self.held = None
 
-    def write(self, data) -> None:
-        if self.held is None:
-            self.transport.write(data)
-        else:
-            self.held.append(bytes(data))
+    def write(self, data) -> None:  # the transport of ``into_held``: the buffer is reused
+        self.held.append(bytes(data))
+
+    def __call__(self, type_, channel, method_sig, args, content):
+        if self.held is not None:
+            if method_sig == spec.Basic.Publish:
+                return self.into_held(type_, channel, method_sig, args, content)
+            self.flush()
+        return self.direct(type_, channel, method_sig, args, content)
 
     def hold(self) -> None:
         if self.held is None:
             self.held = []
 
-    def release(self) -> None:
-        """Write what was held, in one write, and write through from now on."""
-        held, self.held = self.held, None
-        if held:
+    def flush(self) -> None:
+        """Write what is held, in one write."""
+        if self.held:
+            held, self.held = self.held, []
             self.transport.write(b"".join(held))
+
+    def release(self) -> None:
+        self.flush()
+        self.held = None
+
+    def discard(self) -> None:
+        self.held = None
 
 
 class ConfirmedPublisher:
@@ -76,8 +92,7 @@ class ConfirmedPublisher:
             channel.events["basic_ack"].add(self._on_ack)
             channel.events["basic_nack"].add(self._on_nack)
             amqp_connection = connection.connection
-            writes = _HeldWrites(amqp_connection.transport)
-            amqp_connection.frame_writer = frame_writer(amqp_connection, writes)
+            writes = amqp_connection.frame_writer = _HeldPublishes(amqp_connection)
         except BaseException:
             connection.release()
             raise
@@ -150,11 +165,10 @@ class ConfirmedPublisher:
                 self._open()
             first = self._sent + 1
             for exchange, routing_key, payload, headers, message_id in messages:
-                if exchange.name not in self._declared:
-                    self._writes.release()  # a declare waits for its answer: what is held goes first
-                    exchange(self._channel).declare()
-                    self._declared.add(exchange.name)
                 self._writes.hold()
+                if exchange.name not in self._declared:
+                    exchange(self._channel).declare()  # written after what is held, then answered
+                    self._declared.add(exchange.name)
                 self._producer.publish(payload, exchange=exchange, routing_key=routing_key, headers=headers,
                                        message_id=message_id, delivery_mode=2, retry=False)
                 self._sent += 1
@@ -170,6 +184,8 @@ class ConfirmedPublisher:
                 self._connection.drain_events(timeout=remaining)
                 done, answered = self._confirmed(first, last)
         except Exception as exc:  # noqa: BLE001 - reported to the relay with what got through
+            if self._connection is not None:
+                self._writes.discard()  # never sent, so never confirmed: the relay keeps them
             done = self._confirmed(first, self._sent)[0] if first is not None and self._sent >= first else 0
             self._drop()
             return done, exc

@@ -125,10 +125,18 @@ def _ballot(key, qualifications, trusted, sequence_) -> domain.Ballot | None:
 # Sequence candidate pools per question, per process, for ``SequenceRules.pool_ttl`` seconds
 # (dropped at once when this process learns a proposal change in that question).
 _POOLS: dict = {}
-_RECORDED_QUESTION_MILESTONES: set = set()  # (question_id, milestone) known committed (this process)
-_RECORDED_MAX = 100_000
 _SAMPLER = VectorSampler()  # the Thompson draws of a sequence, vectorised (sampling.py)
 _REFRESHING: set = set()
+# Question milestones (question_id, milestone) this process found recorded and committed
+_RECORDED_QUESTION_MILESTONES: set = set()
+_RECORDED_MAX = 100_000
+
+
+def _emitted_here(uow, question_id, milestone) -> bool:
+    """Whether this transaction recorded (and announced) the question milestone itself."""
+    return any(e["event_type"] == "vote_milestone_reached" and e["data"]["scope"] == "question"
+               and e["data"]["question_id"] == question_id and e["data"]["milestone"] == milestone
+               for e in uow.events)
 
 
 def _read_pools(session, question_id, rules: sequence.SequenceRules) -> sequence.Pools:
@@ -567,7 +575,9 @@ class VotingService(HealthMixin):
             if (question_id, milestone) in _RECORDED_QUESTION_MILESTONES:
                 continue
             if not store.record_milestone(uow.session, "question", question_id, milestone):
-                # already committed by another transaction (a concurrent one is waited for)
+                if _emitted_here(uow, question_id, milestone):
+                    continue  # recorded earlier in this transaction, which may yet roll back
+                # committed by another transaction (a concurrent one is waited for)
                 if len(_RECORDED_QUESTION_MILESTONES) >= _RECORDED_MAX:
                     _RECORDED_QUESTION_MILESTONES.clear()
                 _RECORDED_QUESTION_MILESTONES.add((question_id, milestone))

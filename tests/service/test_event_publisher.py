@@ -76,6 +76,32 @@ def test_a_batch_goes_to_the_socket_in_one_write(amqp_uri, broker):
     assert [body["i"] for _, _, body in _drain(broker, queue, 110)] == [-1] + list(range(100))
 
 
+def test_a_declare_in_the_middle_of_a_batch_keeps_the_order(amqp_uri, broker):
+    """A new exchange's declare waits for its answer: what is held goes out before it."""
+    first = Exchange(f"t{uuid.uuid4().hex[:8]}.events", type="topic", durable=True)
+    second = Exchange(f"t{uuid.uuid4().hex[:8]}.events", type="topic", durable=True)
+    queue = _bind(broker, first.name)
+    broker.exchange_declare(second.name, exchange_type="topic", durable=True)
+    broker.queue_bind(queue, second.name, routing_key="#")
+    publisher = ConfirmedPublisher(amqp_uri)
+    batch = [(first if i < 5 or i >= 10 else second, "k", {"i": i}, {}, f"e{i}") for i in range(15)]
+    assert publisher.publish_many(batch) == (15, None)
+    publisher.close()
+    assert [body["i"] for _, _, body in _drain(broker, queue, 20)] == list(range(15))
+
+
+def test_a_message_that_cannot_be_sent_fails_the_batch_and_sends_nothing_held(amqp_uri, broker):
+    exchange = Exchange(f"t{uuid.uuid4().hex[:8]}.events", type="topic", durable=True)
+    queue = _bind(broker, exchange.name)
+    publisher = ConfirmedPublisher(amqp_uri)
+    batch = [(exchange, "k", {"i": 1}, {}, "1"), (exchange, "k", {"i": object()}, {}, "2")]  # not JSON
+    done, error = publisher.publish_many(batch)
+    assert done == 0 and error is not None and publisher._connection is None
+    assert publisher.publish_many([(exchange, "k", {"i": 3}, {}, "3")]) == (1, None)
+    publisher.close()
+    assert [body["i"] for _, _, body in _drain(broker, queue, 5)] == [3]  # the held first one was dropped
+
+
 def test_nothing_to_publish_opens_nothing(amqp_uri):
     publisher = ConfirmedPublisher(amqp_uri)
     assert publisher.publish_many([]) == (0, None)

@@ -6,11 +6,13 @@ import time
 import uuid
 
 import eventlet
+import pika
 import pytest
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc as rpc_entrypoint
 
 from common.errors import ValidationFailed
+from common.testing import wait_until
 from common.rpc_client import (
     BrokerUnavailable,
     RemoteError,
@@ -69,6 +71,14 @@ def echo(run_service):
 def client(amqp_uri):
     with RpcClient(amqp_uri, timeout=5) as client:
         yield client
+
+
+def _consumers(amqp_uri, service):
+    conn = pika.BlockingConnection(pika_parameters(amqp_uri))
+    try:
+        return conn.channel().queue_declare(f"rpc-{service}", passive=True).method.consumer_count
+    finally:
+        conn.close()
 
 
 class Stopwatch:
@@ -203,6 +213,9 @@ def test_stopped_service_is_unavailable_quickly(echo, amqp_uri):
     with RpcClient(amqp_uri, timeout=5, liveness_ttl=0) as client:
         assert client.echo.echo(1) == 1
         echo.stop()
+        # nameko's stop can return before the broker has dropped the consumer; a call made
+        # in that window waits for its timeout (its message stays queued for the service)
+        wait_until(lambda: _consumers(amqp_uri, "echo") == 0, timeout=5, what="the broker dropping the consumer")
         with Stopwatch() as watch, pytest.raises(ServiceUnavailable) as err:
             client.echo.echo(2)
         assert watch.elapsed < 1.0
