@@ -64,7 +64,7 @@ def set_autovacuum(table: str, params: dict) -> None:
     parameters. PostgreSQL only; nothing on SQLite (the development fallback)."""
     from alembic import op
 
-    if op.get_bind().dialect.name != "postgresql":
+    if op.get_context().dialect.name != "postgresql":
         return
     reset = [name for name, value in params.items() if value is None]
     values = {name: value for name, value in params.items() if value is not None}

@@ -156,7 +156,9 @@ def proposal_for_update(session, proposal_id):
     """The proposal, locked until the transaction ends; None when voting does not know it
     yet. Then the id itself is locked (a transaction-scoped advisory lock) and the row read
     again: two events about a new proposal handled at once (submitted and accepted) would
-    otherwise both insert it, and one fail on the primary key."""
+    otherwise both insert it, and one fail on the primary key. The second read sees the
+    first transaction's row because sessions run in READ COMMITTED (each statement takes a
+    new snapshot); under REPEATABLE READ it would not."""
     query = sa.select(Proposal).where(Proposal.id == proposal_id)
     if not is_postgres(session):
         return session.execute(query).scalar_one_or_none()

@@ -117,7 +117,10 @@ class VoteMilestoneReached(Schema):
     question_id = fields.String(required=True)
     proposal_id = fields.String(allow_none=True)
     milestone = fields.Integer(required=True)
-    votes = fields.Integer(required=True)
+    votes = fields.Integer(required=True, metadata={
+        "description": "trusted votes when the milestone was recorded (>= milestone; for a question, a "
+                       "milestone crossed by concurrent votes is recorded by the next vote, so it can be "
+                       "higher than milestone + 1)"})
     votes_target = fields.Integer(allow_none=True)
 
 

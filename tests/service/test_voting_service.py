@@ -363,7 +363,8 @@ def test_a_question_milestone_crossed_unseen_is_recorded_by_the_next_vote(servic
     assert [o["result"]["action"] for o in outcomes] == ["cast"] * 3
     recorder.wait_for(lambda e: e["data"]["scope"] == "question" and e["data"]["milestone"] == 8)
     time.sleep(0.5)
-    assert sorted(e["data"]["milestone"] for e in recorder.all if e["data"]["scope"] == "question") == [4, 8]
+    assert sorted(e["data"]["milestone"] for e in recorder.all
+                  if e["data"]["scope"] == "question" and e["data"]["question_id"] == question["id"]) == [4, 8]
 
 
 def test_concurrent_batches_on_crossing_proposals_do_not_deadlock(services, rpc):
