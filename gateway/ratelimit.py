@@ -13,6 +13,7 @@ platform, it must not take voting down with it.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from typing import NamedTuple
@@ -103,22 +104,45 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-def _per_client(name: str, client_key: str, per_client: str, per_ip: str, window: str, what: str):
+def ip_key(address: str) -> str:
+    """The client's address as a rate-limit key: IPv6 by /64 (one subscriber usually holds
+    a whole /64 and could rotate through it), IPv4 as is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:  # an IPv4 client seen through an IPv6 socket
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
+def client_key(user_id: str | None, session_id: str | None) -> str:
+    """Accounts and anonymous sessions counted apart: a session id is chosen by the
+    client, and user ids are public (authors), so a session named after a user id must
+    not spend that user's budget."""
+    return f"user:{user_id}" if user_id else f"session:{session_id}"
+
+
+def _per_client(name: str, user_id, session_id, per_client: str, per_ip: str, window: str, what: str):
     if current_app.extensions.get("ratelimit") is None:
         return None
     cfg = current_app.config
-    return Admission(((f"{name}:voter:{client_key}", cfg[per_client]), (f"{name}:ip:{client_ip()}", cfg[per_ip])),
-                     cfg[window], what)
+    return Admission(((f"{name}:{client_key(user_id, session_id)}", cfg[per_client]),
+                      (f"{name}:ip:{ip_key(client_ip())}", cfg[per_ip])), cfg[window], what)
 
 
-def vote_admission(voter_key: str) -> Admission | None:
-    """The limits a vote counts against (per voter, per IP); None when no limiter is set."""
-    return _per_client("vote", voter_key, "VOTE_RATE_PER_VOTER", "VOTE_RATE_PER_IP", "VOTE_RATE_WINDOW", "votes")
+def vote_admission(user_id: str | None, session_id: str | None) -> Admission | None:
+    """The limits a vote counts against (per account or session, per IP); None when no
+    limiter is set."""
+    return _per_client("vote", user_id, session_id, "VOTE_RATE_PER_VOTER", "VOTE_RATE_PER_IP", "VOTE_RATE_WINDOW",
+                       "votes")
 
 
-def similar_admission(client_key: str) -> Admission | None:
+def similar_admission(user_id: str | None, session_id: str | None) -> Admission | None:
     """The limits a similar-proposals search counts against (per account or session, per IP)."""
-    return _per_client("similar", client_key, "SIMILAR_RATE_PER_CLIENT", "SIMILAR_RATE_PER_IP",
+    return _per_client("similar", user_id, session_id, "SIMILAR_RATE_PER_CLIENT", "SIMILAR_RATE_PER_IP",
                        "SIMILAR_RATE_WINDOW", "searches for similar proposals")
 
 

@@ -228,6 +228,11 @@ QUALIFICATIONS_HELP = ("agree: likeIt, doable, platitudeAgree; disagree: noWay, 
                        "neutral: doNotCare, doNotUnderstand, noOpinion")
 
 
+# OpenAPI header of the 429 answers
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again",
+                               "schema": {"type": "integer", "minimum": 1}}}
+
+
 class VoteRequest(Schema):
     key = fields.String(required=True, validate=validate.OneOf(["agree", "disagree", "neutral"]))
     qualifications = fields.List(fields.String(), load_default=list, metadata={"description": QUALIFICATIONS_HELP})

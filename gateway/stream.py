@@ -131,8 +131,8 @@ class EventHub:
                 backoff = 0.5
                 while not self._stopping:
                     connection.process_data_events(time_limit=1)
-                    if cancelled:  # the connection lives on, but no event would come any more
-                        raise ConnectionError("the broker cancelled the event stream's consumer")
+                    if cancelled or channel.is_closed:  # the connection lives on, but no event would come
+                        raise ConnectionError("the broker cancelled the event stream's consumer or closed its channel")
             except Exception as exc:  # broker restarted or unreachable, consumer cancelled: reconnect
                 self.connected.clear()
                 log.warning("event stream lost the broker (%s); reconnecting in %.1fs", exc, backoff)

@@ -23,7 +23,8 @@ def register(body):
 @blp.arguments(schemas.TokenRequest)
 @blp.response(200, schemas.Token)
 @blp.alt_response(401, schema=schemas.ApiError, description="wrong e-mail or password")
-@blp.alt_response(429, schema=schemas.ApiError, description="too many failed attempts: wait Retry-After seconds")
+@blp.alt_response(429, schema=schemas.ApiError, description="too many failed attempts: wait Retry-After seconds",
+                  headers=schemas.RETRY_AFTER)
 def token(body):
     """Exchange e-mail and password for a bearer token (the anonymous session's votes follow)"""
     return call("accounts", "authenticate", dict(body, session_id=g.session_id))

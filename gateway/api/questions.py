@@ -75,7 +75,8 @@ def list_proposals(filters, question_id):
 @blp.response(200, schemas.Similar)
 @blp.alt_response(400, schema=schemas.ApiError, description="content missing, too short or too long")
 @blp.alt_response(404, schema=schemas.ApiError)
-@blp.alt_response(429, schema=schemas.ApiError, description="searching too often (per session or account, per IP)")
+@blp.alt_response(429, schema=schemas.ApiError, description="searching too often (per session or account, per IP)",
+                  headers=schemas.RETRY_AFTER)
 def similar(query, question_id):
     """Likely duplicates of a draft, before proposing it (the check a submission runs).
 
@@ -84,7 +85,7 @@ def similar(query, question_id):
     counted (`pending_similar`) for anybody else: their text is not public until accepted.
     Refused and archived proposals are never listed. Logging in is optional."""
     who = caller()
-    enforce(similar_admission(who["user_id"] if who else g.session_id))
+    enforce(similar_admission(who["user_id"] if who else None, g.session_id))
     return call("proposals", "similar_proposals", who, question_id, query)
 
 

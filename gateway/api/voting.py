@@ -34,13 +34,14 @@ def voter() -> dict:
 @blp.alt_response(400, schema=schemas.ApiError, description="unknown key, or a qualification that does not match it")
 @blp.alt_response(404, schema=schemas.ApiError)
 @blp.alt_response(409, schema=schemas.ApiError, description="the proposal is not accepted or its question not open")
-@blp.alt_response(429, schema=schemas.ApiError, description="voting too fast (per session and per IP)")
+@blp.alt_response(429, schema=schemas.ApiError, description="voting too fast (per session and per IP)",
+                  headers=schemas.RETRY_AFTER)
 def vote(body, proposal_id):
     """Agree, disagree or neutral (+ qualifications), logged in or anonymous"""
     v = voter()
     return call_batched("voting", "vote_batch", {"voter": v, "proposal_id": proposal_id, "data": body},
                         single=lambda: call("voting", "vote", v, proposal_id, body),
-                        admission=vote_admission(v["user_id"] or v["session_id"]))
+                        admission=vote_admission(v["user_id"], v["session_id"]))
 
 
 @blp.delete("/proposals/<proposal_id>/vote")

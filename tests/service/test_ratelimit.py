@@ -126,3 +126,26 @@ def test_similar_proposals_searches_are_limited_per_client():
     assert rpc.calls == [("proposals", "similar_proposals")] * 2
     other = {"X-Session-Id": f"similar{uuid.uuid4().hex}"}
     assert client.get(url, headers=other).status_code == 404
+
+
+def test_a_session_named_after_a_user_id_does_not_spend_that_users_budget():
+    """User ids are public (proposal authors) and a session id is the client's choice:
+    accounts and sessions are counted apart."""
+    from datetime import datetime, timezone
+
+    from common import tokens
+    from gateway.app import create_app
+    from services.accounts.domain import AccountRules, Identity, token_claims
+
+    app = create_app({"TESTING": True, "REDIS_URL": REDIS_URL, "SIMILAR_RATE_PER_CLIENT": 2,
+                      "SIMILAR_RATE_PER_IP": 1000})
+    app.extensions["rpc"] = _NotFoundRpc()
+    client = app.test_client()
+    user_id = str(uuid.uuid4())
+    claims = token_claims(Identity(user_id=user_id), datetime.now(timezone.utc), AccountRules(), tokens.ISSUER,
+                          tokens.AUDIENCE)
+    token = tokens.encode(claims, app.config["JWT_SECRET"])
+    url = f"/api/v1/questions/{uuid.uuid4()}/similar?content=Il%20faut%20planter%20des%20arbres"
+    squatter = [client.get(url, headers={"X-Session-Id": user_id}).status_code for _ in range(3)]
+    assert squatter == [404, 404, 429]
+    assert client.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 404
