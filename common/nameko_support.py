@@ -6,6 +6,7 @@ import time
 
 import eventlet
 from eventlet.event import Event
+from amqp.exceptions import PreconditionFailed
 from kombu import Connection, Exchange, Queue
 from nameko import config
 from nameko.constants import AMQP_URI_CONFIG_KEY, HEADER_PREFIX
@@ -198,6 +199,10 @@ def _dead_letter_undecodable(message, exc):
     message.reject(requeue=False)
 
 
+class QueueMismatch(RuntimeError):
+    """An event handler's queue exists with other arguments than the handler declares."""
+
+
 class ReliableEventHandler(EventHandler):
     """An event handler whose failures are retried a bounded number of times, then parked.
 
@@ -225,6 +230,13 @@ class ReliableEventHandler(EventHandler):
             dlx = Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True)
             Queue(DEAD_LETTER_QUEUE, exchange=dlx, routing_key="#", durable=True,
                   queue_arguments={"x-queue-type": "quorum"})(connection.default_channel).declare()
+            try:  # here, where a refusal stops the service, rather than in the consumer, which retries forever
+                self.queue(connection.default_channel).declare()
+            except PreconditionFailed as exc:
+                raise QueueMismatch(
+                    f"queue {self.queue.name} exists with other arguments than {self.container.service_name} "
+                    f"declares ({exc.reply_text}); its events would never be consumed. Drain and delete it, then "
+                    f"start the service again (deploy/OPERATIONS.md, 'Existing classic queues')") from None
 
 
 reliable_handler = ReliableEventHandler.decorator

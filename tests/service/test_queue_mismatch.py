@@ -1,0 +1,53 @@
+"""An event handler whose queue exists with other arguments (a classic queue left by an
+older release, another EVENT_DELIVERY_LIMIT) stops the service at start with a message
+naming the queue, instead of a consumer that retries forever and a pod never ready."""
+import contextlib
+import uuid
+
+import eventlet
+import pika
+import pytest
+from nameko import config
+from nameko.containers import ServiceContainer
+
+from common.nameko_support import QueueMismatch, reliable_handler
+from common.rpc_client import pika_parameters
+
+
+class Listener:
+    name = f"mismatch{uuid.uuid4().hex[:6]}"
+
+    @reliable_handler("src", "thing_happened")
+    def on_thing(self, event):
+        pass
+
+
+def _queue_name():
+    return f"evt-src-thing_happened--{Listener.name}.on_thing"
+
+
+def test_a_queue_declared_with_other_arguments_stops_the_service_at_start(amqp_uri, service_config):
+    conn = pika.BlockingConnection(pika_parameters(amqp_uri))
+    try:
+        conn.channel().queue_declare(_queue_name(), durable=True)  # classic, no dead-lettering
+        with config.patch(service_config):
+            container = ServiceContainer(Listener)
+            with pytest.raises(QueueMismatch) as err:
+                eventlet.with_timeout(20, container.start)
+            with contextlib.suppress(Exception):
+                container.kill()
+        assert _queue_name() in str(err.value) and "Drain and delete it" in str(err.value)
+    finally:
+        with contextlib.suppress(Exception):
+            conn.channel().queue_delete(_queue_name())
+        conn.close()
+
+
+def test_a_queue_declared_alike_starts_the_service(amqp_uri, run_service):
+    container = run_service(Listener)
+    assert container.started
+    conn = pika.BlockingConnection(pika_parameters(amqp_uri))
+    try:
+        assert conn.channel().queue_declare(_queue_name(), passive=True).method.consumer_count == 1
+    finally:
+        conn.close()
