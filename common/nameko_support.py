@@ -200,7 +200,24 @@ def _dead_letter_undecodable(message, exc):
 
 
 class QueueMismatch(RuntimeError):
-    """An event handler's queue exists with other arguments than the handler declares."""
+    """A service's queue exists with other arguments than the service declares."""
+
+
+def declare_or_stop(service_name: str, *queues: Queue) -> None:
+    """Declare ``queues`` (and their bindings) when the service is set up. A queue that
+    exists with other arguments is refused by the broker (PRECONDITION_FAILED); found
+    here, it stops the service with a message naming the queue. Found by nameko's
+    consumer instead, it would be retried forever and the service never become ready."""
+    amqp_uri = config.get(AMQP_URI_CONFIG_KEY) or settings.amqp_uri()
+    with Connection(amqp_uri) as connection:
+        for queue in queues:
+            try:
+                queue(connection.default_channel).declare()
+            except PreconditionFailed as exc:
+                raise QueueMismatch(
+                    f"queue {queue.name} exists with other arguments than {service_name} declares "
+                    f"({exc.reply_text}); it would never be consumed. Drain and delete it, then start the "
+                    f"service again (deploy/OPERATIONS.md, 'Existing classic queues')") from None
 
 
 class ReliableEventHandler(EventHandler):
@@ -225,18 +242,10 @@ class ReliableEventHandler(EventHandler):
             "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
             "x-dead-letter-routing-key": self.queue.name,
         }
-        amqp_uri = config.get(AMQP_URI_CONFIG_KEY) or settings.amqp_uri()
-        with Connection(amqp_uri) as connection:
-            dlx = Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True)
-            Queue(DEAD_LETTER_QUEUE, exchange=dlx, routing_key="#", durable=True,
-                  queue_arguments={"x-queue-type": "quorum"})(connection.default_channel).declare()
-            try:  # here, where a refusal stops the service, rather than in the consumer, which retries forever
-                self.queue(connection.default_channel).declare()
-            except PreconditionFailed as exc:
-                raise QueueMismatch(
-                    f"queue {self.queue.name} exists with other arguments than {self.container.service_name} "
-                    f"declares ({exc.reply_text}); its events would never be consumed. Drain and delete it, then "
-                    f"start the service again (deploy/OPERATIONS.md, 'Existing classic queues')") from None
+        dlx = Exchange(DEAD_LETTER_EXCHANGE, type="topic", durable=True)
+        declare_or_stop(self.container.service_name, Queue(DEAD_LETTER_QUEUE, exchange=dlx, routing_key="#",
+                                                           durable=True, queue_arguments={"x-queue-type": "quorum"}),
+                        self.queue)
 
 
 reliable_handler = ReliableEventHandler.decorator
@@ -251,6 +260,10 @@ class ResilientRpcConsumer(RpcConsumer):
     good. Here the service lives on and its consumer reconnects by itself; the caller's
     call has already failed cleanly (our RPC client times out into a 503), and the request,
     never acked, is redelivered to a handler that is idempotent or refused by its TTL."""
+
+    def setup(self):
+        super().setup()
+        declare_or_stop(self.container.service_name, self.queue)
 
     def handle_result(self, message, result, exc_info):
         try:

@@ -1,6 +1,7 @@
-"""An event handler whose queue exists with other arguments (a classic queue left by an
-older release, another EVENT_DELIVERY_LIMIT) stops the service at start with a message
-naming the queue, instead of a consumer that retries forever and a pod never ready."""
+"""A service whose queue exists with other arguments (an event handler's classic queue
+left by an older release, another EVENT_DELIVERY_LIMIT; an RPC queue given a length limit
+by hand) stops at start with a message naming the queue, instead of a consumer that
+retries forever and a pod never ready."""
 import contextlib
 import uuid
 
@@ -10,7 +11,7 @@ import pytest
 from nameko import config
 from nameko.containers import ServiceContainer
 
-from common.nameko_support import QueueMismatch, reliable_handler
+from common.nameko_support import QueueMismatch, reliable_handler, rpc
 from common.rpc_client import pika_parameters
 
 
@@ -50,4 +51,30 @@ def test_a_queue_declared_alike_starts_the_service(amqp_uri, run_service):
     try:
         assert conn.channel().queue_declare(_queue_name(), passive=True).method.consumer_count == 1
     finally:
+        conn.close()
+
+
+class Answerer:
+    name = f"mismatchrpc{uuid.uuid4().hex[:6]}"
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+
+def test_an_rpc_queue_declared_with_other_arguments_stops_the_service_at_start(amqp_uri, service_config):
+    queue = f"rpc-{Answerer.name}"
+    conn = pika.BlockingConnection(pika_parameters(amqp_uri))
+    try:
+        conn.channel().queue_declare(queue, durable=True, arguments={"x-max-length": 10})
+        with config.patch(service_config):
+            container = ServiceContainer(Answerer)
+            with pytest.raises(QueueMismatch) as err:
+                eventlet.with_timeout(20, container.start)
+            with contextlib.suppress(Exception):
+                container.kill()
+        assert queue in str(err.value)
+    finally:
+        with contextlib.suppress(Exception):
+            conn.channel().queue_delete(queue)
         conn.close()
