@@ -15,8 +15,8 @@ class FakeClient:
     """Answers a batch of numbers with their doubles (odd numbers > 100 fail alone), after
     ``delay`` seconds; or raises ``fail`` for the whole batch."""
 
-    def __init__(self, delay=0.0, fail=None, reply=None):
-        self.delay, self.fail, self.reply = delay, fail, reply
+    def __init__(self, delay=0.0, fail=None, reply=None, gate=None):
+        self.delay, self.fail, self.reply, self.gate = delay, fail, reply, gate
         self.batches, self.timeouts = [], []
         self.lock = threading.Lock()
 
@@ -24,6 +24,8 @@ class FakeClient:
         with self.lock:
             self.batches.append(list(items))
             self.timeouts.append(timeout)
+        if self.gate is not None:
+            self.gate.wait(10)  # a service that answers only when the test says so
         time.sleep(self.delay)
         if self.fail is not None:
             raise self.fail
@@ -90,15 +92,15 @@ def test_a_service_without_the_batch_method_pauses_batching():
 
 
 def test_a_caller_never_waits_past_its_timeout_and_a_late_item_is_not_sent():
-    client = FakeClient(delay=0.3)
+    gate = threading.Event()
+    client = FakeClient(gate=gate)
     c = caller(client, flushers=1)
     first = threading.Thread(target=lambda: c.call(1))
     first.start()
-    time.sleep(0.05)  # the only flusher is busy with item 1
-    started = time.monotonic()
+    wait_for(lambda: client.batches == [[1]])  # the only flusher is busy with item 1
     with pytest.raises(RpcTimeout):
-        c.call(2, timeout=0.1)
-    assert time.monotonic() - started < 0.25
+        c.call(2, timeout=0.1)  # gives up while the flusher is still busy: it did not wait for it
+    gate.set()
     first.join()
     time.sleep(0.1)
     assert client.batches == [[1]]  # item 2 expired in the queue: never sent
@@ -116,24 +118,31 @@ def test_the_flusher_survives_a_bug_and_nobody_waits_forever():
 
 
 def test_a_service_falling_behind_refuses_new_calls_at_once():
-    """The oldest queued call has waited more than max_wait: a new one fails fast (503)
+    """The oldest queued call has waited more than max_wait: a new one fails at once (503)
     instead of queueing; the queued ones are still answered; then calls are taken again."""
-    client = FakeClient(delay=0.4)
+    gate = threading.Event()
+    client = FakeClient(gate=gate)
     c = caller(client, flushers=1, max_wait=0.1)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        first = pool.submit(c.call, 1)  # occupies the only flusher for 0.4 s
-        time.sleep(0.05)
+        first = pool.submit(c.call, 1)  # holds the only flusher until the gate opens
+        wait_for(lambda: client.batches == [[1]])
         queued = pool.submit(c.call, 2)  # waits behind it
-        time.sleep(0.2)
-        assert c.behind() > 0.1
-        started = time.monotonic()
+        wait_for(lambda: c.behind() > 0.1)
         with pytest.raises(Overloaded):
-            c.call(3)
-        assert time.monotonic() - started < 0.05
+            c.call(3)  # refused while the service still has not answered: without waiting for it
+        assert not first.done() and not queued.done()
+        gate.set()
         assert first.result() == 2 and queued.result() == 4
     assert c.behind() == 0.0
     assert c.call(5) == 10  # caught up: taken again
     assert sorted(n for b in client.batches for n in b) == [1, 2, 5]  # the refused one never sent
+
+
+def wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never met"
+        time.sleep(0.005)
 
 
 def test_no_refusal_when_max_wait_is_zero():
@@ -149,9 +158,11 @@ def test_no_refusal_when_max_wait_is_zero():
 
 
 def test_a_burst_is_not_refused():
-    """Many calls at once on an idle caller: the queue is young, nothing is refused."""
+    """Many calls at once on an idle caller: the queue is young, nothing is refused. (The
+    work takes ~80 ms; the limit is the production default, 2 s, so that a slow or busy
+    machine does not make it a timing test.)"""
     client = FakeClient(delay=0.02)
-    c = caller(client, flushers=2, max_batch=16, max_wait=0.5)
+    c = caller(client, flushers=2, max_batch=16, max_wait=2.0)
     with ThreadPoolExecutor(max_workers=64) as pool:
         assert list(pool.map(c.call, range(64))) == [n * 2 for n in range(64)]
 
