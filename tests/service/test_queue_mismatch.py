@@ -27,21 +27,28 @@ def _queue_name():
     return f"evt-src-thing_happened--{Listener.name}.on_thing"
 
 
-def test_a_queue_declared_with_other_arguments_stops_the_service_at_start(amqp_uri, service_config):
+def _refused_start(amqp_uri, service_config, service_cls, queue, arguments=None) -> str:
+    """Declare ``queue`` as another release would have, start ``service_cls``: the
+    ``QueueMismatch`` message (the start must fail, not hang)."""
     conn = pika.BlockingConnection(pika_parameters(amqp_uri))
     try:
-        conn.channel().queue_declare(_queue_name(), durable=True)  # classic, no dead-lettering
+        conn.channel().queue_declare(queue, durable=True, arguments=arguments)
         with config.patch(service_config):
-            container = ServiceContainer(Listener)
+            container = ServiceContainer(service_cls)
             with pytest.raises(QueueMismatch) as err:
                 eventlet.with_timeout(20, container.start)
             with contextlib.suppress(Exception):
                 container.kill()
-        assert _queue_name() in str(err.value) and "Drain and delete it" in str(err.value)
+        return str(err.value)
     finally:
         with contextlib.suppress(Exception):
-            conn.channel().queue_delete(_queue_name())
+            conn.channel().queue_delete(queue)
         conn.close()
+
+
+def test_a_queue_declared_with_other_arguments_stops_the_service_at_start(amqp_uri, service_config):
+    message = _refused_start(amqp_uri, service_config, Listener, _queue_name())  # classic, no dead-lettering
+    assert _queue_name() in message and "Drain and delete it" in message
 
 
 def test_a_queue_declared_alike_starts_the_service(amqp_uri, run_service):
@@ -64,17 +71,4 @@ class Answerer:
 
 def test_an_rpc_queue_declared_with_other_arguments_stops_the_service_at_start(amqp_uri, service_config):
     queue = f"rpc-{Answerer.name}"
-    conn = pika.BlockingConnection(pika_parameters(amqp_uri))
-    try:
-        conn.channel().queue_declare(queue, durable=True, arguments={"x-max-length": 10})
-        with config.patch(service_config):
-            container = ServiceContainer(Answerer)
-            with pytest.raises(QueueMismatch) as err:
-                eventlet.with_timeout(20, container.start)
-            with contextlib.suppress(Exception):
-                container.kill()
-        assert queue in str(err.value)
-    finally:
-        with contextlib.suppress(Exception):
-            conn.channel().queue_delete(queue)
-        conn.close()
+    assert queue in _refused_start(amqp_uri, service_config, Answerer, queue, {"x-max-length": 10})
