@@ -59,23 +59,27 @@ HOT_ROWS_AUTOVACUUM = {"autovacuum_vacuum_scale_factor": 0.0, "autovacuum_vacuum
                        "autovacuum_analyze_scale_factor": 0.02}
 
 
-def set_autovacuum(table: str, params: dict) -> None:
-    """In a migration: set (or, with None values, reset) a table's autovacuum
-    parameters. PostgreSQL only; nothing on SQLite (the development fallback)."""
+def _postgresql() -> bool:
     from alembic import op
 
-    if op.get_context().dialect.name != "postgresql":
-        return
-    reset = [name for name, value in params.items() if value is None]
-    values = {name: value for name, value in params.items() if value is not None}
-    if values:
-        op.execute(f"ALTER TABLE {table} SET ({', '.join(f'{k} = {v}' for k, v in values.items())})")
-    if reset:
-        op.execute(f"ALTER TABLE {table} RESET ({', '.join(reset)})")
+    return op.get_context().dialect.name == "postgresql"
+
+
+def set_autovacuum(table: str, params: dict) -> None:
+    """In a migration: set a table's autovacuum parameters. PostgreSQL only; nothing on
+    SQLite (the development fallback)."""
+    from alembic import op
+
+    if _postgresql():
+        op.execute(f"ALTER TABLE {table} SET ({', '.join(f'{k} = {v}' for k, v in params.items())})")
 
 
 def reset_autovacuum(table: str, params: dict) -> None:
-    set_autovacuum(table, dict.fromkeys(params))
+    """In a downgrade: back to the server's defaults for the parameters ``params`` names."""
+    from alembic import op
+
+    if _postgresql():
+        op.execute(f"ALTER TABLE {table} RESET ({', '.join(params)})")
 
 
 def run_env(target_metadata: sa.MetaData) -> None:
