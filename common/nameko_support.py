@@ -1,18 +1,31 @@
 """nameko glue shared by services: the database dependency (unit of work + outbox relay),
 the ``rpc`` entrypoint that survives a broker outage, the ``ping`` health entrypoint, and
 validated RPC input."""
+import inspect
 import logging
+import sys
 import time
+from contextlib import contextmanager, nullcontext
+from functools import partial
 
 import eventlet
-from eventlet.event import Event
+from amqp import Message as AmqpMessage
 from amqp.exceptions import PreconditionFailed
+from amqp.method_framing import frame_writer
+from eventlet import getcurrent
+from eventlet.event import Event
+from eventlet.semaphore import Semaphore
 from kombu import Connection, Exchange, Queue
+from kombu.serialization import dumps, registry as serialization_registry
 from nameko import config
+from nameko.amqp.consume import Consumer
 from nameko.constants import AMQP_URI_CONFIG_KEY, HEADER_PREFIX
 from nameko.events import EventHandler
+from nameko.messaging import decode_from_headers
+from nameko.exceptions import (ContainerBeingKilled, IncorrectSignature, MalformedRequest,
+                               UnserializableValueError, serialize)
 from nameko.extensions import DependencyProvider
-from nameko.rpc import Rpc, RpcConsumer
+from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 from marshmallow import ValidationError
 
 from common import config as settings
@@ -251,34 +264,170 @@ class ReliableEventHandler(EventHandler):
 reliable_handler = ReliableEventHandler.decorator
 
 
-class ResilientRpcConsumer(RpcConsumer):
-    """nameko's RPC consumer, except that a reply that cannot be published (the broker is
-    down or restarting) is logged instead of raised.
+class _SerialFrames:
+    """Stands in for py-amqp's frame writer on the RPC consumer's connection, which the
+    service's green threads share: the consumer loop (its heartbeats) and every worker
+    (its reply and its ack). ``together()`` packs the frames its block makes into one
+    write, so a reply and its ack reach the broker in one system call (and one wake-up of
+    the broker) instead of two; other threads' frames wait for it, so they go before or
+    after the block's, never in between. Outside a block a frame goes straight to
+    py-amqp's writer, which writes one frame at a time. An error inside the block writes
+    none of its frames."""
 
-    Stock nameko lets that error escape the worker, which kills the whole container: one
-    broker restart longer than the publisher's retry window and a service is gone for
-    good. Here the service lives on and its consumer reconnects by itself; the caller's
-    call has already failed cleanly (our RPC client times out into a 503), and the request,
+    def __init__(self, connection):
+        self.transport = connection.transport
+        self.direct = connection.frame_writer  # the writer py-amqp made when it connected
+        self.into_held = frame_writer(connection, self)  # same framing, into ``write`` below
+        self.lock = Semaphore()
+        self.held = None
+        self.holder = None
+
+    def write(self, data) -> None:  # the transport of ``into_held``: the buffer is reused
+        self.held.append(bytes(data))
+
+    def __call__(self, *frame):
+        if self.holder is not None and self.holder is getcurrent():
+            return self.into_held(*frame)
+        with self.lock:
+            return self.direct(*frame)
+
+    @contextmanager
+    def together(self):
+        with self.lock:
+            self.held, self.holder = [], getcurrent()
+            try:
+                yield
+                data = b"".join(self.held)
+            finally:  # on an error nothing of the block is written
+                self.held = self.holder = None
+            if data:
+                self.transport.write(data)
+
+
+RECV_CHUNK = 65536
+
+
+def _chunked_recv(recv):
+    """py-amqp reads exactly what a frame needs next: three system calls per frame (its
+    header, its payload, its end octet), nine per request. Asked for more, its reader
+    keeps the surplus for the next frames (``TCPTransport._read``): one call reads what
+    has arrived. Only for connections whose reads all go through ``drain_events`` (no
+    readiness check on the socket, which would not see what is kept); the surplus is
+    bounded by the consumer's prefetch."""
+    def recv_chunk(n, *flags):
+        return recv(max(n, RECV_CHUNK), *flags)
+
+    return recv_chunk
+
+
+class _RpcQueueConsumer(Consumer):
+    """nameko's consumer for the RPC queue. On each (re)connection its py-amqp transport
+    reads in chunks (:func:`_chunked_recv`) and its writes go through
+    :class:`_SerialFrames`."""
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        amqp_connection = connection.connection
+        if not isinstance(amqp_connection.frame_writer, _SerialFrames):
+            amqp_connection.frame_writer = _SerialFrames(amqp_connection)
+            transport = amqp_connection.transport
+            transport._quick_recv = _chunked_recv(transport._quick_recv)
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
+
+
+def rpc_reply(request_properties, result, exc_info):
+    """nameko's reply to an RPC request: ``{"result", "error"}`` encoded like the request.
+    A result that cannot be encoded becomes an ``UnserializableValueError`` (as in
+    nameko). Answers ``(result, exc_info, message)``; the message is transient (reply
+    queues are not durable)."""
+    error = serialize(exc_info[1]) if exc_info is not None else None
+    serializer = serialization_registry.type_to_name[request_properties["content_type"]]
+    try:
+        content_type, encoding, body = dumps({"result": result, "error": error}, serializer)
+    except Exception:
+        exc_info = sys.exc_info()
+        content_type, encoding, body = dumps(
+            {"result": None, "error": serialize(UnserializableValueError(result))}, serializer)
+        result = None
+    message = AmqpMessage(body, content_type=content_type, content_encoding=encoding,
+                          correlation_id=request_properties.get("correlation_id"), delivery_mode=1)
+    return result, exc_info, message
+
+
+class ResilientRpcConsumer(RpcConsumer):
+    """nameko's RPC consumer with a cheaper reply, and a reply that cannot be sent (the
+    broker is down or restarting) logged instead of raised.
+
+    The reply: nameko opens a publisher for every reply (a pooled connection looked up
+    per call, retry wrapper, publisher confirm awaited: a broker round trip), encodes the
+    result twice, then acks the request. Here the reply is encoded once and published on
+    the channel the request came from, and the reply and the ack leave in one write
+    (:class:`_SerialFrames`). Same reply bytes and properties, except that it is
+    transient: the caller's reply queue is not durable. The confirm bought nothing for a
+    caller: a reply lost with the connection is a timeout on the caller's side either way
+    (our RPC client turns it into a 503), and the request, not acked, is redelivered.
+
+    Stock nameko lets a reply error escape the worker, which kills the whole container:
+    one broker restart longer than the publisher's retry window and a service is gone for
+    good. Here the service lives on and its consumer reconnects by itself; the request,
     never acked, is redelivered to a handler that is idempotent or refused by its TTL."""
+
+    consumer_cls = _RpcQueueConsumer
 
     def setup(self):
         super().setup()
+        self.exchange_name = get_rpc_exchange().name
         declare_or_stop(self.container.service_name, self.queue)
 
     def handle_result(self, message, result, exc_info):
+        result, exc_info, reply = rpc_reply(message.properties, result, exc_info)
+        reply_to = message.properties.get("reply_to")
         try:
-            return super().handle_result(message, result, exc_info)
-        except Exception as exc:  # the reply publish: infrastructure, never the handler's result
+            writes = message.channel.connection.frame_writer
+            with writes.together() if isinstance(writes, _SerialFrames) else nullcontext():
+                if reply_to:  # a request without a reply address is only acked
+                    message.channel.basic_publish(reply, exchange=self.exchange_name, routing_key=reply_to)
+                message.ack()
+        except Exception as exc:  # the broker connection: infrastructure, never the handler's result
             log.warning("rpc reply to %s not sent (%s: %s); the caller has timed out",
                         message.delivery_info.get("routing_key"), type(exc).__name__, exc)
-            return result, exc_info
+        return result, exc_info
 
 
 class ResilientRpc(Rpc):
     """``@rpc`` with :class:`ResilientRpcConsumer`. Every entrypoint of a service must use
-    this one (one consumer per service queue), so services import ``rpc`` from here."""
+    this one (one consumer per service queue), so services import ``rpc`` from here.
+
+    The arguments are checked against a signature computed once (nameko recomputes it
+    with ``inspect.getcallargs`` on every call); same rule: a wrapper's own signature,
+    ``IncorrectSignature`` with Python's message on a mismatch."""
 
     rpc_consumer = ResilientRpcConsumer()
+
+    def setup(self):
+        super().setup()
+        method = getattr(self.container.service_cls, self.method_name)
+        self._signature = inspect.signature(method, follow_wrapped=False)
+
+    def handle_message(self, body, message):
+        pool = getattr(self.container, "_worker_pool", None)
+        if pool is None or pool.free() < 1:  # nameko's way: wait for a worker in a thread of its own
+            return super().handle_message(body, message)
+        try:
+            args, kwargs = body["args"], body["kwargs"]
+        except (KeyError, TypeError):
+            raise MalformedRequest("Message missing `args` or `kwargs`") from None
+        self.check_signature(args, kwargs)
+        try:  # a free worker: spawning cannot block the consumer
+            self.container.spawn_worker(self, args, kwargs, context_data=decode_from_headers(message.headers),
+                                        handle_result=partial(self.handle_result, message))
+        except ContainerBeingKilled:
+            self.rpc_consumer.consumer.requeue_message(message)
+
+    def check_signature(self, args, kwargs):
+        try:
+            self._signature.bind(None, *args, **kwargs)  # None: the unbound method's self
+        except TypeError as exc:
+            raise IncorrectSignature(str(exc)) from None
 
 
 rpc = ResilientRpc.decorator

@@ -1,0 +1,240 @@
+"""The services' ``rpc`` entrypoint (common.nameko_support.ResilientRpc) on the real broker:
+replies published on the request's channel with its ack in one write, arguments checked
+against a cached signature, workers spawned directly while the pool has room."""
+import json
+import threading
+import uuid
+
+import eventlet
+import pika
+import pytest
+from nameko.extensions import DependencyProvider
+
+from common.nameko_support import rpc, rpc_reply
+from common.rpc_client import RemoteError, RpcClient, pika_parameters
+from common.testing import wait_until
+
+SERVICE = "rpcserver_probe"
+SEEN = []  # what ``record`` was called with, in this process
+BIG = 3 * 1024 * 1024  # larger than a loopback socket's send buffer: a reply's writes yield
+
+
+class Ctx(DependencyProvider):
+    def get_dependency(self, worker_ctx):
+        return worker_ctx
+
+
+class Probe:
+    name = SERVICE
+    ctx = Ctx()
+
+    @rpc
+    def echo(self, x, tag=None):
+        return {"x": x, "tag": tag}
+
+    @rpc
+    def big(self, n, fill):
+        return fill * n
+
+    @rpc
+    def slow(self, seconds):
+        eventlet.sleep(seconds)
+        return seconds
+
+    @rpc
+    def unserializable(self):
+        return object()
+
+    @rpc
+    def record(self, x):
+        SEEN.append(x)
+        return x
+
+    @rpc
+    def call_stack(self):
+        return list(self.ctx.call_id_stack)
+
+
+@pytest.fixture
+def probe(run_service):
+    return run_service(Probe)
+
+
+@pytest.fixture
+def client(amqp_uri):
+    with RpcClient(amqp_uri, timeout=10, pool_size=16) as client:
+        yield client
+
+
+def _queue_depth(amqp_uri):
+    conn = pika.BlockingConnection(pika_parameters(amqp_uri))
+    try:
+        return conn.channel().queue_declare(f"rpc-{SERVICE}", passive=True).method.message_count
+    finally:
+        conn.close()
+
+
+class RawRequester:
+    """Publishes nameko requests by hand and keeps the reply messages whole."""
+
+    def __init__(self, amqp_uri):
+        self.conn = pika.BlockingConnection(pika_parameters(amqp_uri))
+        self.ch = self.conn.channel()
+        self.queue = self.ch.queue_declare("", exclusive=True).method.queue
+        self.reply_to = str(uuid.uuid4())
+        self.ch.queue_bind(self.queue, "nameko-rpc", routing_key=self.reply_to)
+        self.replies = {}
+        self.ch.basic_consume(self.queue, lambda _c, _m, props, body: self.replies.__setitem__(
+            props.correlation_id, (props, body)), auto_ack=True)
+
+    def send(self, method, body: bytes, reply=True):
+        cid = str(uuid.uuid4())
+        props = pika.BasicProperties(correlation_id=cid, content_type="application/json",
+                                     reply_to=self.reply_to if reply else None)
+        self.ch.basic_publish("nameko-rpc", f"{SERVICE}.{method}", body, props)
+        return cid
+
+    def reply(self, cid, timeout=10):
+        wait_until(lambda: self.conn.process_data_events(0.05) or cid in self.replies, timeout=timeout,
+                   what="the reply")
+        return self.replies.pop(cid)
+
+    def close(self):
+        self.conn.close()
+
+
+@pytest.fixture
+def raw(amqp_uri):
+    requester = RawRequester(amqp_uri)
+    yield requester
+    requester.close()
+
+
+def test_round_trip_with_args_kwargs_and_the_caller_context(probe, client):
+    assert client.call(SERVICE, "echo", 1, tag="t") == {"x": 1, "tag": "t"}
+    assert client.call(SERVICE, "echo", [1, "é"]) == {"x": [1, "é"], "tag": None}
+    stack = client.call(SERVICE, "call_stack", headers={"nameko.call_id_stack": ["gateway.vote.abc"]})
+    assert stack[0] == "gateway.vote.abc" and stack[1].startswith(f"{SERVICE}.call_stack.")
+
+
+def test_the_reply_is_transient_json_with_the_request_correlation_id(probe, raw):
+    cid = raw.send("echo", json.dumps({"args": ["a"], "kwargs": {}}).encode())
+    props, body = raw.reply(cid)
+    assert props.correlation_id == cid
+    assert props.content_type == "application/json"
+    assert props.delivery_mode in (None, 1)  # reply queues are not durable: nothing to write to disk
+    assert json.loads(body) == {"result": {"x": "a", "tag": None}, "error": None}
+
+
+def test_every_request_is_acked(probe, client, amqp_uri):
+    for i in range(50):
+        assert client.call(SERVICE, "echo", i)["x"] == i
+    probe.stop()  # a request still unacked would go back to the queue when the consumer closes
+    assert _queue_depth(amqp_uri) == 0
+
+
+def test_wrong_arguments_unknown_method_and_malformed_request_are_errors_and_the_service_lives_on(
+        probe, client, raw):
+    with pytest.raises(RemoteError) as err:
+        client.call(SERVICE, "echo", 1, 2, 3)
+    assert err.value.exc_type == "IncorrectSignature"
+    assert "argument" in str(err.value)
+    with pytest.raises(RemoteError) as err:
+        client.call(SERVICE, "echo", nope=1)
+    assert err.value.exc_type == "IncorrectSignature"
+    with pytest.raises(RemoteError) as err:
+        client.call(SERVICE, "no_such_method")
+    assert err.value.exc_type == "MethodNotFound"
+    cid = raw.send("echo", json.dumps({"kwargs": {}}).encode())
+    assert json.loads(raw.reply(cid)[1])["error"]["exc_type"] == "MalformedRequest"
+    assert client.call(SERVICE, "echo", "still fine")["x"] == "still fine"
+
+
+def test_a_result_that_cannot_be_encoded_is_an_error_reply(probe, client):
+    with pytest.raises(RemoteError) as err:
+        client.call(SERVICE, "unserializable")
+    assert err.value.exc_type == "UnserializableValueError"
+    assert client.call(SERVICE, "echo", 1)["x"] == 1
+
+
+def test_a_request_without_reply_address_is_run_and_acked(probe, raw, client, amqp_uri):
+    SEEN.clear()
+    raw.send("record", json.dumps({"args": ["fire-and-forget"], "kwargs": {}}).encode(), reply=False)
+    wait_until(lambda: SEEN == ["fire-and-forget"], timeout=5, what="the request run")
+    assert client.call(SERVICE, "echo", 2)["x"] == 2
+    probe.stop()
+    assert _queue_depth(amqp_uri) == 0
+
+
+def test_large_replies_written_concurrently_reach_every_caller_whole(probe, client):
+    """Replies larger than the socket's buffer are written in several sends, each of which
+    lets another green thread run: without one writer at a time on the connection their
+    frames would interleave and the broker would close it."""
+    results, errors = {}, []
+
+    def call(i):
+        try:
+            fill = chr(ord("a") + i)
+            results[i] = client.call(SERVICE, "big", BIG, fill) == fill * BIG
+            results[100 + i] = client.call(SERVICE, "echo", i)["x"] == i  # small ones in between
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert len(results) == 16 and all(results.values())
+
+
+def test_calls_beyond_the_worker_pool_wait_for_a_worker_and_are_all_answered(run_service, amqp_uri):
+    run_service(Probe, {"max_workers": 2})
+    answers, errors = [], []
+
+    def call(i):
+        try:
+            with RpcClient(amqp_uri, timeout=10, pool_size=1) as c:
+                answers.append(c.call(SERVICE, "slow", 0.2))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert answers == [0.2] * 6
+
+
+# -- the reply, without a broker ---------------------------------------------------------------
+def test_rpc_reply_encodes_the_result_once_like_nameko():
+    result, exc_info, message = rpc_reply({"content_type": "application/json", "correlation_id": "c1"},
+                                          {"a": [1, 2]}, None)
+    assert (result, exc_info) == ({"a": [1, 2]}, None)
+    assert json.loads(message.body) == {"result": {"a": [1, 2]}, "error": None}
+    assert message.properties["correlation_id"] == "c1"
+    assert message.properties["content_type"] == "application/json"
+    assert message.properties["delivery_mode"] == 1
+
+
+def test_rpc_reply_carries_the_error():
+    try:
+        raise ValueError("bad value")
+    except ValueError:
+        import sys
+
+        exc_info = sys.exc_info()
+    result, out_exc_info, message = rpc_reply({"content_type": "application/json"}, None, exc_info)
+    error = json.loads(message.body)["error"]
+    assert error["exc_type"] == "ValueError" and error["value"] == "bad value"
+    assert out_exc_info is exc_info and result is None
+
+
+def test_rpc_reply_turns_an_unencodable_result_into_an_error():
+    value = object()
+    result, exc_info, message = rpc_reply({"content_type": "application/json"}, value, None)
+    assert result is None and exc_info is not None
+    assert json.loads(message.body)["error"]["exc_type"] == "UnserializableValueError"

@@ -1,0 +1,105 @@
+"""common.nameko_support._SerialFrames and _chunked_recv with a recording transport (py-amqp's
+real framing; the socket is the only fake)."""
+from types import SimpleNamespace
+
+import eventlet
+import pytest
+from amqp import Message, spec
+from amqp.method_framing import frame_writer
+from amqp.serialization import dumps
+
+from common.nameko_support import RECV_CHUNK, _chunked_recv, _SerialFrames
+
+
+class YieldingTransport:
+    """Records each write; every write lets the other green threads run first, as a send
+    on a full socket buffer would."""
+
+    def __init__(self):
+        self.writes = []
+
+    def write(self, data):
+        eventlet.sleep(0)
+        self.writes.append(bytes(data))
+
+
+def serial_frames():
+    transport = YieldingTransport()
+    connection = SimpleNamespace(frame_max=131072, bytes_sent=0, transport=transport)
+    connection.frame_writer = frame_writer(connection, transport)
+    return _SerialFrames(connection), transport
+
+
+def frames_of(sig, args, content=None):
+    """The bytes py-amqp writes for one method (what ``together`` must pack)."""
+    transport = YieldingTransport()
+    connection = SimpleNamespace(frame_max=131072, bytes_sent=0, transport=transport)
+    eventlet.spawn(frame_writer(connection, transport), 1, 1, sig, args, content).wait()
+    return b"".join(transport.writes)
+
+
+PUBLISH_ARGS = dumps("Bssbb", (0, "nameko-rpc", "reply-key", False, False))
+ACK_ARGS = dumps("Lb", (7, False))
+
+
+def reply_and_ack(writes, pause=False):
+    with writes.together():
+        writes(1, 1, spec.Basic.Publish, PUBLISH_ARGS, Message(b'{"result": 1, "error": null}'))
+        if pause:
+            eventlet.sleep(0.01)
+        writes(1, 1, spec.Basic.Ack, ACK_ARGS, None)
+
+
+def test_a_reply_and_its_ack_leave_in_one_write():
+    writes, transport = serial_frames()
+    eventlet.spawn(reply_and_ack, writes).wait()
+    expected = frames_of(spec.Basic.Publish, PUBLISH_ARGS, Message(b'{"result": 1, "error": null}')) + \
+        frames_of(spec.Basic.Ack, ACK_ARGS)
+    assert transport.writes == [expected]
+
+
+def test_another_threads_frame_waits_for_the_block_and_never_lands_inside_it():
+    writes, transport = serial_frames()
+    block = eventlet.spawn(reply_and_ack, writes, True)
+    eventlet.sleep(0)  # the block holds the writer and is paused between its two frames
+    heartbeat = eventlet.spawn(writes, 8, 0, None, None, None)
+    block.wait()
+    heartbeat.wait()
+    assert len(transport.writes) == 2
+    assert transport.writes[0].startswith(b"\x01")  # the block's frames, whole
+    assert transport.writes[1] == b"\x08\x00\x00\x00\x00\x00\x00\xce"  # then the heartbeat
+
+
+def test_frames_outside_a_block_are_written_as_they_come():
+    writes, transport = serial_frames()
+    eventlet.spawn(writes, 8, 0, None, None, None).wait()
+    assert transport.writes == [b"\x08\x00\x00\x00\x00\x00\x00\xce"]
+
+
+def test_an_error_inside_the_block_writes_none_of_its_frames_and_frees_the_writer():
+    writes, transport = serial_frames()
+
+    def failing():
+        with writes.together():
+            writes(1, 1, spec.Basic.Publish, PUBLISH_ARGS, Message(b"{}"))
+            raise ConnectionError("boom")
+
+    with pytest.raises(ConnectionError):
+        eventlet.spawn(failing).wait()
+    assert transport.writes == []
+    eventlet.spawn(writes, 8, 0, None, None, None).wait()  # not left locked
+    assert len(transport.writes) == 1
+
+
+def test_chunked_recv_asks_for_a_chunk_at_least():
+    asked = []
+
+    def recv(n, *flags):
+        asked.append((n, flags))
+        return b""
+
+    chunked = _chunked_recv(recv)
+    chunked(7)
+    chunked(RECV_CHUNK * 2)
+    chunked(1, 0)
+    assert asked == [(RECV_CHUNK, ()), (RECV_CHUNK * 2, ()), (RECV_CHUNK, (0,))]
