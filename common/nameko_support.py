@@ -9,7 +9,7 @@ from contextlib import contextmanager, nullcontext
 from functools import partial
 
 import eventlet
-from amqp import Message as AmqpMessage
+from amqp import Message as AmqpMessage, spec
 from amqp.exceptions import PreconditionFailed
 from amqp.method_framing import frame_writer
 from eventlet import getcurrent
@@ -311,9 +311,9 @@ def _chunked_recv(recv):
     """py-amqp reads exactly what a frame needs next: three system calls per frame (its
     header, its payload, its end octet), nine per request. Asked for more, its reader
     keeps the surplus for the next frames (``TCPTransport._read``): one call reads what
-    has arrived. Only for connections whose reads all go through ``drain_events`` (no
-    readiness check on the socket, which would not see what is kept); the surplus is
-    bounded by the consumer's prefetch."""
+    has arrived. Only for a connection read by one thread, through ``drain_events`` (no
+    readiness check on the socket, which would not see what is kept): the consumer loop.
+    The surplus is bounded by the consumer's prefetch."""
     def recv_chunk(n, *flags):
         return recv(max(n, RECV_CHUNK), *flags)
 
@@ -353,6 +353,15 @@ def rpc_reply(request_properties, result, exc_info):
     return result, exc_info, message
 
 
+def _publish_without_reading(channel, message, exchange, routing_key):
+    """``basic.publish`` on a channel of the consumer's connection. py-amqp's own
+    ``basic_publish`` first reads the connection (``drain_events(timeout=0)``, to notice
+    a ``connection.blocked``): a second reader beside the consumer loop, which takes
+    frames from under it, deliveries included (seen as requests never answered). The
+    consumer loop reads every frame, ``connection.blocked`` too."""
+    channel.send_method(spec.Basic.Publish, "Bssbb", (0, exchange, routing_key, False, False), message)
+
+
 class ResilientRpcConsumer(RpcConsumer):
     """nameko's RPC consumer with a cheaper reply, and a reply that cannot be sent (the
     broker is down or restarting) logged instead of raised.
@@ -385,7 +394,7 @@ class ResilientRpcConsumer(RpcConsumer):
             writes = message.channel.connection.frame_writer
             with writes.together() if isinstance(writes, _SerialFrames) else nullcontext():
                 if reply_to:  # a request without a reply address is only acked
-                    message.channel.basic_publish(reply, exchange=self.exchange_name, routing_key=reply_to)
+                    _publish_without_reading(message.channel, reply, self.exchange_name, reply_to)
                 message.ack()
         except Exception as exc:  # the broker connection: infrastructure, never the handler's result
             log.warning("rpc reply to %s not sent (%s: %s); the caller has timed out",

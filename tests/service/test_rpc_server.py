@@ -189,6 +189,30 @@ def test_large_replies_written_concurrently_reach_every_caller_whole(probe, clie
     assert len(results) == 16 and all(results.values())
 
 
+def test_many_concurrent_callers_all_get_their_answers(probe, amqp_uri):
+    """Requests keep arriving while workers publish replies: only the consumer loop may
+    read the connection (a second reader, such as py-amqp's ``basic_publish`` checking
+    for a blocked connection, would take frames from under it: requests lost, the
+    service silent)."""
+    wrong, errors = [], []
+
+    def caller(i):
+        try:
+            with RpcClient(amqp_uri, timeout=10, pool_size=1) as c:
+                for j in range(40):
+                    if c.call(SERVICE, "slow", 0.001 * (j % 3)) != 0.001 * (j % 3):
+                        wrong.append((i, j))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and not wrong
+
+
 def test_calls_beyond_the_worker_pool_wait_for_a_worker_and_are_all_answered(run_service, amqp_uri):
     run_service(Probe, {"max_workers": 2})
     answers, errors = [], []
