@@ -323,7 +323,13 @@ def _chunked_recv(recv):
 class _RpcQueueConsumer(Consumer):
     """nameko's consumer for the RPC queue. On each (re)connection its py-amqp transport
     reads in chunks (:func:`_chunked_recv`) and its writes go through
-    :class:`_SerialFrames`."""
+    :class:`_SerialFrames`. ``cancel_deliveries()`` stops the deliveries but keeps the
+    connection, on which the workers in flight still reply and ack."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cancelled = False
+        self._live = None  # (channel, kombu consumers) of the current connection
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs):
         amqp_connection = connection.connection
@@ -331,7 +337,31 @@ class _RpcQueueConsumer(Consumer):
             amqp_connection.frame_writer = _SerialFrames(amqp_connection)
             transport = amqp_connection.transport
             transport._quick_recv = _chunked_recv(transport._quick_recv)
+        self._live = (channel, consumers)
+        if self.cancelled:  # reconnected while stopping
+            self.cancel_deliveries()
         super().on_consume_ready(connection, channel, consumers, **kwargs)
+
+    def cancel_deliveries(self):
+        """``basic.cancel`` without waiting for its answer (only the consumer loop reads
+        the connection); a request delivered before the broker took the cancel is
+        requeued, for another instance."""
+        self.cancelled = True
+        if self._live is None:
+            return
+        channel, consumers = self._live
+        for consumer in consumers:
+            for tag in list(consumer._active_tags.values()):
+                try:
+                    channel.send_method(spec.Basic.Cancel, "sb", (tag, True))
+                except Exception as exc:  # the connection is gone: it delivers nothing more
+                    log.debug("rpc consumer cancel not sent: %s", exc)
+
+    def on_message(self, body, message):
+        if self.cancelled:
+            self.requeue_message(message)
+            return
+        super().on_message(body, message)
 
 
 def rpc_reply(request_properties, result, exc_info):
@@ -378,7 +408,10 @@ class ResilientRpcConsumer(RpcConsumer):
     Stock nameko lets a reply error escape the worker, which kills the whole container:
     one broker restart longer than the publisher's retry window and a service is gone for
     good. Here the service lives on and its consumer reconnects by itself; the request,
-    never acked, is redelivered to a handler that is idempotent or refused by its TTL."""
+    never acked, is redelivered to a handler that is idempotent or refused by its TTL.
+
+    A graceful stop lets the workers in flight answer before the connection closes
+    (:meth:`stop`)."""
 
     consumer_cls = _RpcQueueConsumer
 
@@ -386,6 +419,16 @@ class ResilientRpcConsumer(RpcConsumer):
         super().setup()
         self.exchange_name = get_rpc_exchange().name
         declare_or_stop(self.container.service_name, self.queue)
+
+    def stop(self):
+        """Graceful (a redeploy): no new request is taken, the workers in flight reply and
+        ack on the connection their request came on, then it closes. nameko closed it at
+        once, so a request still running lost its ack (it ran again elsewhere) and here
+        its reply too. Called once per entrypoint; the container waits for its workers
+        after the entrypoints stop anyway."""
+        self.consumer.cancel_deliveries()
+        self.container._worker_pool.waitall()
+        super().stop()
 
     def handle_result(self, message, result, exc_info):
         result, exc_info, reply = rpc_reply(message.properties, result, exc_info)

@@ -51,6 +51,12 @@ class Probe:
         return x
 
     @rpc
+    def slow_record(self, seconds, x):
+        SEEN.append(x)
+        eventlet.sleep(seconds)
+        return x
+
+    @rpc
     def call_stack(self):
         return list(self.ctx.call_id_stack)
 
@@ -231,6 +237,54 @@ def test_calls_beyond_the_worker_pool_wait_for_a_worker_and_are_all_answered(run
         t.join(30)
     assert not errors
     assert answers == [0.2] * 6
+
+
+def test_a_call_in_flight_when_the_service_stops_is_answered_and_run_once(run_service, amqp_uri):
+    """A graceful stop (a rolling deploy) lets the workers in flight reply and ack on the
+    connection their request came on before it closes: the caller gets its answer, and
+    the request is not requeued to run again elsewhere."""
+    container = run_service(Probe)
+    SEEN.clear()
+    answers, errors = [], []
+
+    def call():
+        try:
+            with RpcClient(amqp_uri, timeout=10, pool_size=1) as c:
+                answers.append(c.call(SERVICE, "slow_record", 2.0, "in flight"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    wait_until(lambda: SEEN == ["in flight"], timeout=5, what="the call started")
+    container.stop()
+    caller.join(15)
+    assert not errors and answers == ["in flight"]
+    assert SEEN == ["in flight"]
+    assert _queue_depth(amqp_uri) == 0
+
+
+def test_requests_arriving_while_the_service_stops_wait_in_the_queue(run_service, amqp_uri):
+    container = run_service(Probe)
+    SEEN.clear()
+    with RpcClient(amqp_uri, timeout=10, pool_size=4) as client:
+        slow = threading.Thread(target=lambda: client.call(SERVICE, "slow_record", 1.5, "first"))
+        slow.start()
+        wait_until(lambda: SEEN == ["first"], timeout=5, what="the first call started")
+        stopping = threading.Thread(target=container.stop)
+        stopping.start()
+        eventlet.sleep(0.3)  # the consumer is cancelled; the first call is still running
+        raw = RawRequester(amqp_uri)
+        try:
+            raw.send("record", json.dumps({"args": ["late"], "kwargs": {}}).encode())
+            stopping.join(15)
+            slow.join(15)
+            assert SEEN == ["first"]  # the late request was not taken by the stopping service
+            assert _queue_depth(amqp_uri) == 1  # it waits for the next instance
+            run_service(Probe)
+            wait_until(lambda: "late" in SEEN, timeout=10, what="the next instance running it")
+        finally:
+            raw.close()
 
 
 # -- the reply, without a broker ---------------------------------------------------------------
