@@ -3,7 +3,7 @@ the ``rpc`` entrypoint that survives a broker outage, the ``ping`` health entryp
 validated RPC input."""
 import inspect
 import logging
-import sys
+import socket
 import time
 from contextlib import contextmanager, nullcontext
 from functools import partial
@@ -289,7 +289,23 @@ class _SerialFrames:
         if self.holder is not None and self.holder is getcurrent():
             return self.into_held(*frame)
         with self.lock:
-            return self.direct(*frame)
+            try:
+                return self.direct(*frame)
+            except OSError:
+                self._break()
+                raise
+
+    def _break(self):
+        """A write that failed (a timeout included: the consumer loop's one-second read
+        timeout is the socket's) may have sent part of a frame; anything written after it
+        would be garbage to the broker. The socket is shut down: the consumer loop sees the
+        connection closed and reconnects, and the unacked requests are redelivered."""
+        sock = getattr(self.transport, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     @contextmanager
     def together(self):
@@ -301,7 +317,11 @@ class _SerialFrames:
             finally:  # on an error nothing of the block is written
                 self.held = self.holder = None
             if data:
-                self.transport.write(data)
+                try:
+                    self.transport.write(data)
+                except OSError:
+                    self._break()
+                    raise
 
 
 RECV_CHUNK = 65536
@@ -364,20 +384,36 @@ class _RpcQueueConsumer(Consumer):
         super().on_message(body, message)
 
 
-def rpc_reply(request_properties, result, exc_info):
-    """nameko's reply to an RPC request: ``{"result", "error"}`` encoded like the request.
-    A result that cannot be encoded becomes an ``UnserializableValueError`` (as in
-    nameko). Answers ``(result, exc_info, message)``; the message is transient (reply
-    queues are not durable)."""
-    error = serialize(exc_info[1]) if exc_info is not None else None
-    serializer = serialization_registry.type_to_name[request_properties["content_type"]]
-    try:
+class ReplyTooLarge(Exception):
+    """The reply would be larger than ``RPC_MAX_REPLY_BYTES``: the broker would refuse it."""
+
+
+MAX_REPLY_BYTES = 15 * 1024 * 1024  # RabbitMQ 4 refuses messages over 16 MiB (max_message_size)
+
+
+def rpc_reply(request_properties, result, exc_info, max_bytes=MAX_REPLY_BYTES):
+    """nameko's reply to an RPC request: ``{"result", "error"}`` encoded like the request
+    (JSON when the request names no known content type). A result that cannot be encoded
+    becomes an ``UnserializableValueError`` (as in nameko), one over ``max_bytes`` a
+    ``ReplyTooLarge`` error: the broker would refuse it by closing the channel, the
+    request's included. Answers ``(result, exc_info, message)``; the message is transient
+    (reply queues are not durable)."""
+    serializer = serialization_registry.type_to_name.get(request_properties.get("content_type"), "json")
+
+    def encode(result, exc_info):
+        error = serialize(exc_info[1]) if exc_info is not None else None
         content_type, encoding, body = dumps({"result": result, "error": error}, serializer)
+        return content_type, encoding, body.encode(encoding or "utf-8") if isinstance(body, str) else body
+
+    try:
+        content_type, encoding, body = encode(result, exc_info)
     except Exception:
-        exc_info = sys.exc_info()
-        content_type, encoding, body = dumps(
-            {"result": None, "error": serialize(UnserializableValueError(result))}, serializer)
-        result = None
+        result, exc_info = None, (UnserializableValueError, UnserializableValueError(result), None)
+        content_type, encoding, body = encode(None, exc_info)
+    if len(body) > max_bytes:
+        too_large = ReplyTooLarge(f"the reply is {len(body):,} bytes, over RPC_MAX_REPLY_BYTES ({max_bytes:,})")
+        result, exc_info = None, (ReplyTooLarge, too_large, None)
+        content_type, encoding, body = encode(None, exc_info)
     message = AmqpMessage(body, content_type=content_type, content_encoding=encoding,
                           correlation_id=request_properties.get("correlation_id"), delivery_mode=1)
     return result, exc_info, message
@@ -418,6 +454,7 @@ class ResilientRpcConsumer(RpcConsumer):
     def setup(self):
         super().setup()
         self.exchange_name = get_rpc_exchange().name
+        self.max_reply_bytes = int(config.get("RPC_MAX_REPLY_BYTES", MAX_REPLY_BYTES))
         declare_or_stop(self.container.service_name, self.queue)
 
     def stop(self):
@@ -431,8 +468,14 @@ class ResilientRpcConsumer(RpcConsumer):
         super().stop()
 
     def handle_result(self, message, result, exc_info):
-        result, exc_info, reply = rpc_reply(message.properties, result, exc_info)
         reply_to = message.properties.get("reply_to")
+        try:
+            result, exc_info, reply = rpc_reply(message.properties, result, exc_info, self.max_reply_bytes)
+            if exc_info is not None and exc_info[0] is ReplyTooLarge:
+                log.warning("rpc reply to %s not sent: %s", message.delivery_info.get("routing_key"), exc_info[1])
+        except Exception:  # not expected; acked unanswered rather than redelivered to fail again
+            log.exception("rpc reply to %s could not be built", message.delivery_info.get("routing_key"))
+            reply_to = None
         try:
             writes = message.channel.connection.frame_writer
             with writes.together() if isinstance(writes, _SerialFrames) else nullcontext():
@@ -462,7 +505,8 @@ class ResilientRpc(Rpc):
 
     def handle_message(self, body, message):
         pool = getattr(self.container, "_worker_pool", None)
-        if pool is None or pool.free() < 1:  # nameko's way: wait for a worker in a thread of its own
+        # balance: free slots less the threads already waiting for one (they go first)
+        if pool is None or pool.sem.balance < 1:  # nameko's way: wait for a worker in a thread of its own
             return super().handle_message(body, message)
         try:
             args, kwargs = body["args"], body["kwargs"]

@@ -93,9 +93,9 @@ class RawRequester:
         self.ch.basic_consume(self.queue, lambda _c, _m, props, body: self.replies.__setitem__(
             props.correlation_id, (props, body)), auto_ack=True)
 
-    def send(self, method, body: bytes, reply=True):
+    def send(self, method, body: bytes, reply=True, content_type="application/json"):
         cid = str(uuid.uuid4())
-        props = pika.BasicProperties(correlation_id=cid, content_type="application/json",
+        props = pika.BasicProperties(correlation_id=cid, content_type=content_type,
                                      reply_to=self.reply_to if reply else None)
         self.ch.basic_publish("nameko-rpc", f"{SERVICE}.{method}", body, props)
         return cid
@@ -161,6 +161,34 @@ def test_a_result_that_cannot_be_encoded_is_an_error_reply(probe, client):
         client.call(SERVICE, "unserializable")
     assert err.value.exc_type == "UnserializableValueError"
     assert client.call(SERVICE, "echo", 1)["x"] == 1
+
+
+def test_a_request_without_content_type_gets_an_error_reply_and_the_service_lives_on(probe, raw, client, amqp_uri):
+    """kombu hands such a body over undecoded; the error reply goes out as JSON. (The
+    reply was built from the request's content type, and a missing one killed the
+    service, then the next one the request was redelivered to.)"""
+    cid = raw.send("echo", json.dumps({"args": [1], "kwargs": {}}).encode(), content_type=None)
+    props, body = raw.reply(cid)
+    assert props.content_type == "application/json"
+    assert json.loads(body)["error"]["exc_type"] == "MalformedRequest"
+    assert client.call(SERVICE, "echo", 3)["x"] == 3
+    probe.stop()
+    assert _queue_depth(amqp_uri) == 0
+
+
+def test_a_reply_over_the_size_limit_is_an_error_and_the_request_is_acked(run_service, amqp_uri):
+    """The broker would refuse it by closing the channel (the request's ack with it): the
+    request would be redelivered, and refused again, forever."""
+    container = run_service(Probe, {"RPC_MAX_REPLY_BYTES": 100_000})
+    with RpcClient(amqp_uri, timeout=10) as client:
+        assert client.call(SERVICE, "big", 90_000, "a") == "a" * 90_000
+        with pytest.raises(RemoteError) as err:
+            client.call(SERVICE, "big", 200_000, "a")
+        assert err.value.exc_type == "ReplyTooLarge"
+        assert "RPC_MAX_REPLY_BYTES" in str(err.value)
+        assert client.call(SERVICE, "echo", 4)["x"] == 4
+    container.stop()
+    assert _queue_depth(amqp_uri) == 0
 
 
 def test_a_request_without_reply_address_is_run_and_acked(probe, raw, client, amqp_uri):
@@ -309,6 +337,22 @@ def test_rpc_reply_carries_the_error():
     error = json.loads(message.body)["error"]
     assert error["exc_type"] == "ValueError" and error["value"] == "bad value"
     assert out_exc_info is exc_info and result is None
+
+
+def test_rpc_reply_without_a_known_content_type_is_json():
+    for props in ({}, {"content_type": None}, {"content_type": "application/data"}):
+        _, _, message = rpc_reply(props, {"a": 1}, None)
+        assert message.properties["content_type"] == "application/json"
+        assert json.loads(message.body) == {"result": {"a": 1}, "error": None}
+
+
+def test_rpc_reply_over_the_limit_is_a_reply_too_large_error():
+    result, exc_info, message = rpc_reply({"content_type": "application/json"}, "x" * 1000, None, max_bytes=500)
+    assert result is None and exc_info[0].__name__ == "ReplyTooLarge"
+    error = json.loads(message.body)["error"]
+    assert error["exc_type"] == "ReplyTooLarge" and "1,0" in error["value"]
+    _, exc_info, message = rpc_reply({"content_type": "application/json"}, "x" * 400, None, max_bytes=500)
+    assert exc_info is None and json.loads(message.body)["result"] == "x" * 400
 
 
 def test_rpc_reply_turns_an_unencodable_result_into_an_error():

@@ -1,5 +1,6 @@
 """common.nameko_support._SerialFrames and _chunked_recv with a recording transport (py-amqp's
 real framing; the socket is the only fake)."""
+import socket
 from types import SimpleNamespace
 
 import eventlet
@@ -13,13 +14,17 @@ from common.nameko_support import RECV_CHUNK, _chunked_recv, _SerialFrames
 
 class YieldingTransport:
     """Records each write; every write lets the other green threads run first, as a send
-    on a full socket buffer would."""
+    on a full socket buffer would. ``fail`` makes writes time out."""
 
     def __init__(self):
         self.writes = []
+        self.fail = False
+        self.sock = SimpleNamespace(shutdowns=[], shutdown=lambda how: self.sock.shutdowns.append(how))
 
     def write(self, data):
         eventlet.sleep(0)
+        if self.fail:
+            raise socket.timeout("timed out")  # after part of the data, maybe
         self.writes.append(bytes(data))
 
 
@@ -89,6 +94,16 @@ def test_an_error_inside_the_block_writes_none_of_its_frames_and_frees_the_write
     assert transport.writes == []
     eventlet.spawn(writes, 8, 0, None, None, None).wait()  # not left locked
     assert len(transport.writes) == 1
+
+
+@pytest.mark.parametrize("in_block", [True, False])
+def test_a_failed_write_shuts_the_socket_down(in_block):
+    """A write that timed out may have sent part of a frame: nothing may follow it."""
+    writes, transport = serial_frames()
+    transport.fail = True
+    with pytest.raises(socket.timeout):
+        eventlet.spawn(reply_and_ack if in_block else writes, *((writes,) if in_block else (8, 0, None, None, None))).wait()
+    assert transport.sock.shutdowns == [socket.SHUT_RDWR]
 
 
 def test_chunked_recv_asks_for_a_chunk_at_least():
