@@ -188,6 +188,18 @@ def add_question_votes(session, question_id, delta) -> int:
     ).scalar_one()
 
 
+def question_totals(session, ends_after) -> list:
+    """(question_id, votes_target, total trusted votes) of the questions with a votes
+    target that end after ``ends_after`` and have votes: one aggregate over the counters."""
+    total = sa.func.sum(QuestionCounter.votes)
+    return session.execute(
+        sa.select(Question.id, Question.votes_target, total)
+        .join(QuestionCounter, QuestionCounter.question_id == Question.id)
+        .where(Question.votes_target.is_not(None), Question.ends_at > ends_after)
+        .group_by(Question.id, Question.votes_target)
+    ).all()
+
+
 def record_milestone(session, scope, subject_id, milestone) -> bool:
     """True the first time (scope, subject, milestone) is recorded, False ever after."""
     stmt = _insert(session, Milestone).values(scope=scope, subject_id=subject_id, milestone=milestone,

@@ -1,13 +1,15 @@
 """Voting nameko service: votes, qualifications, trusted counts and scores, the voting
 sequence, rankings and emergence. Learns proposals and questions from events."""
 import logging
+import os
 import random
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import eventlet
 from nameko import config
+from nameko.timer import timer
 from nameko.exceptions import serialize
 from common.nameko_support import rpc  # nameko's @rpc, surviving a broker outage
 
@@ -168,6 +170,11 @@ def _results(p: store.Proposal, rules: domain.VotingRules) -> dict:
         "rejection": s["rejection"].as_dict(), "zone": s["zone"],
         "emerged": p.emerged_at is not None, "emerged_at": aware(p.emerged_at),
     })
+
+
+# Question milestones are swept this often (seconds): the last votes of a question can
+# cross one that no vote saw (see _question_milestones)
+MILESTONE_SWEEP_SECONDS = float(os.environ.get("MILESTONE_SWEEP_SECONDS", "60"))
 
 
 class VotingService(HealthMixin):
@@ -564,6 +571,21 @@ class VotingService(HealthMixin):
                     "milestone": milestone, "votes": after_trusted, "votes_target": None}))
         if total is not None:
             self._question_milestones(uow, state.question_id, total, targets, votes_target)
+
+    @timer(interval=MILESTONE_SWEEP_SECONDS)
+    def sweep_question_milestones(self):
+        """Records and publishes the question milestones that votes crossed unseen. Two
+        votes on different proposals committed at once each read the question's total
+        without the other's vote; the next vote records what their sum reached, but when
+        they were the question's last votes there is no next vote: this sweep is it. One
+        aggregate over the counters of the questions with a target not ended a day ago;
+        milestones already recorded are remembered by the process. Every instance sweeps;
+        recording is idempotent, so each milestone is published once."""
+        rules = _rules()
+        with self.db() as uow:
+            for question_id, votes_target, total in store.question_totals(uow.session, utcnow() - timedelta(days=1)):
+                self._question_milestones(uow, question_id, int(total),
+                                          domain.question_milestones(votes_target, rules), votes_target)
 
     @staticmethod
     def _question_milestones(uow, question_id, total, targets, votes_target):

@@ -21,9 +21,9 @@ SECRET = "test-vote-key-secret-0123456789"
 @pytest.fixture
 def services(run_service):
     run_service(ProposalsService)
-    run_service(VotingService, {"VOTE_KEY_SECRET": SECRET,
-                                "VOTING": {"emergence_min_trusted_votes": 5, "vote_milestones": [3, 6],
-                                           "question_target_fractions": [0.5, 1.0]}})
+    return run_service(VotingService, {"VOTE_KEY_SECRET": SECRET,
+                                       "VOTING": {"emergence_min_trusted_votes": 5, "vote_milestones": [3, 6],
+                                                  "question_target_fractions": [0.5, 1.0]}})
 
 
 def _question(rpc, **overrides):
@@ -365,6 +365,38 @@ def test_a_question_milestone_crossed_unseen_is_recorded_by_the_next_vote(servic
     time.sleep(0.5)
     assert sorted(e["data"]["milestone"] for e in recorder.all
                   if e["data"]["scope"] == "question" and e["data"]["question_id"] == question["id"]) == [4, 8]
+
+
+def test_a_question_milestone_crossed_unseen_by_the_last_votes_is_published_by_the_sweep(services, rpc, events,
+                                                                                         db_urls):
+    """No vote comes after the ones that crossed it unseen: the periodic sweep records and
+    publishes it, once however often it runs."""
+    from nameko.testing.services import entrypoint_hook
+
+    recorder = events("voting", ["vote_milestone_reached"])
+    question = _question(rpc)  # votes_target 8: question milestones at 4 and 8
+    proposal = _accepted(rpc, question)
+    for _ in range(3):
+        v = voter()
+        assert rpc.voting.vote(v, proposal["id"], {"key": "agree", "proposal_key": _keyed(rpc, v, proposal["id"])}
+                               )["action"] == "cast"
+    engine = sa.create_engine(db_urls["voting"])
+    with engine.begin() as conn:  # the other transaction's last vote: the total is now 4, unseen
+        conn.execute(sa.text("INSERT INTO question_counters (question_id, shard, votes) VALUES (:q, 0, 1) "
+                             "ON CONFLICT (question_id, shard) DO UPDATE SET votes = question_counters.votes + 1"),
+                     {"q": question["id"]})
+    engine.dispose()
+    time.sleep(0.5)
+    assert not [e for e in recorder.all
+                if e["data"]["scope"] == "question" and e["data"]["question_id"] == question["id"]]
+    for _ in range(2):
+        with entrypoint_hook(services, "sweep_question_milestones") as sweep:
+            sweep()
+    reached = recorder.wait_for(lambda e: e["data"]["scope"] == "question" and e["data"]["question_id"] == question["id"])
+    assert (reached["data"]["milestone"], reached["data"]["votes"], reached["data"]["votes_target"]) == (4, 4, 8)
+    time.sleep(0.5)
+    assert [e["data"]["milestone"] for e in recorder.all
+            if e["data"]["scope"] == "question" and e["data"]["question_id"] == question["id"]] == [4]
 
 
 def test_concurrent_batches_on_crossing_proposals_do_not_deadlock(services, rpc):
