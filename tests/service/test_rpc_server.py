@@ -109,6 +109,24 @@ class RawRequester:
         self.conn.close()
 
 
+def in_threads(fn, n, timeout=60):
+    """Runs ``fn(i)`` for i in range(n) on n threads; answers the exceptions they raised."""
+    errors = []
+
+    def run(i):
+        try:
+            fn(i)
+        except Exception as exc:  # reported to the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return errors
+
+
 @pytest.fixture
 def raw(amqp_uri):
     requester = RawRequester(amqp_uri)
@@ -201,25 +219,17 @@ def test_a_request_without_reply_address_is_run_and_acked(probe, raw, client, am
 
 
 def test_large_replies_written_concurrently_reach_every_caller_whole(probe, client):
-    """Replies larger than the socket's buffer are written in several sends, each of which
-    lets another green thread run: without one writer at a time on the connection their
-    frames would interleave and the broker would close it."""
-    results, errors = {}, []
+    """A reply larger than a frame is packed, frame by frame, with its ack into one write
+    (copies of py-amqp's reused frame buffer); replies larger than the socket's buffer are
+    written in several sends, during which other workers' replies and acks must wait."""
+    results = {}
 
     def call(i):
-        try:
-            fill = chr(ord("a") + i)
-            results[i] = client.call(SERVICE, "big", BIG, fill) == fill * BIG
-            results[100 + i] = client.call(SERVICE, "echo", i)["x"] == i  # small ones in between
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        fill = chr(ord("a") + i)
+        results[i] = client.call(SERVICE, "big", BIG, fill) == fill * BIG
+        results[100 + i] = client.call(SERVICE, "echo", i)["x"] == i  # small ones in between
 
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors
+    assert not in_threads(call, 8)
     assert len(results) == 16 and all(results.values())
 
 
@@ -228,42 +238,27 @@ def test_many_concurrent_callers_all_get_their_answers(probe, amqp_uri):
     read the connection (a second reader, such as py-amqp's ``basic_publish`` checking
     for a blocked connection, would take frames from under it: requests lost, the
     service silent)."""
-    wrong, errors = [], []
+    wrong = []
 
     def caller(i):
-        try:
-            with RpcClient(amqp_uri, timeout=10, pool_size=1) as c:
-                for j in range(40):
-                    if c.call(SERVICE, "slow", 0.001 * (j % 3)) != 0.001 * (j % 3):
-                        wrong.append((i, j))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        with RpcClient(amqp_uri, timeout=10, pool_size=1) as c:
+            for j in range(40):
+                if c.call(SERVICE, "slow", 0.001 * (j % 3)) != 0.001 * (j % 3):
+                    wrong.append((i, j))
 
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors and not wrong
+    assert not in_threads(caller, 16)
+    assert not wrong
 
 
 def test_calls_beyond_the_worker_pool_wait_for_a_worker_and_are_all_answered(run_service, amqp_uri):
     run_service(Probe, {"max_workers": 2})
-    answers, errors = [], []
+    answers = []
 
     def call(i):
-        try:
-            with RpcClient(amqp_uri, timeout=10, pool_size=1) as c:
-                answers.append(c.call(SERVICE, "slow", 0.2))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        with RpcClient(amqp_uri, timeout=10, pool_size=1) as c:
+            answers.append(c.call(SERVICE, "slow", 0.2))
 
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors
+    assert not in_threads(call, 6, timeout=30)
     assert answers == [0.2] * 6
 
 
