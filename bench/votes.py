@@ -181,7 +181,7 @@ def summarize(result: dict, ok_statuses=(200,)) -> dict:
         "p50": percentile(lat, 50), "p90": percentile(lat, 90), "p95": percentile(lat, 95),
         "p99": percentile(lat, 99), "p999": percentile(lat, 99.9), "max": max(lat) if lat else 0.0,
         "sent_late_p99": percentile(result["sent_late"], 99), "loadgen_cpu_s": result["cpu_seconds"],
-        "finished": result["finished"],
+        "finished": result["finished"], "loadgen_gc_pause_max": result.get("gc_pause_max"),
     }
 
 
@@ -447,7 +447,11 @@ def render(r: dict, machine_text: str, wall: float, png: str) -> tuple[str, dict
         "Load generator: `bench/loadgen.py`, a separate process (asyncio + aiohttp, up to 800-1,000 "
         "connections), **open loop**: request *i* is sent at t0 + i/rate whatever the previous ones did, and its "
         "latency is measured from that due time, so queueing in the generator or the platform counts "
-        "(no coordinated omission). A request not answered 10 s after its due time is an error. Rates are "
+        "(no coordinated omission). Its own pauses would count as the platform's latency: the prepared "
+        "requests are frozen out of Python's full garbage collections and finished requests are not kept, and its "
+        "longest collection pause is reported with the sustained run. The platform's processes freeze their "
+        "startup objects the same way (`gc.freeze()`). A request not answered 10 s after its due time is an "
+        "error. Rates are "
         f"stepped up ({r['step_duration']:.0f} s per step) until the first saturated step (errors > 1 %, "
         "p99 > 1 s or under 90 % of the offered rate served). Events: a queue bound to `voting.events` / "
         "`vote_cast` counts the published events, and the voting outbox must be empty after each step.", "",
@@ -484,7 +488,9 @@ def render(r: dict, machine_text: str, wall: float, png: str) -> tuple[str, dict
         f"p95 {ms(s['p95'], 0)} ms, **p99 {ms(s['p99'], 0)} ms**, max {ms(s['max'], 0)} ms, errors "
         f"{s['error_rate']:.2%}; `vote_cast` events published: {s['events_published']:,} for "
         f"{s['events_expected']:,} votes (outbox empty {s['outbox_drained_after_s']:.1f} s after the last "
-        f"request). CPU ms per vote: {_cpu_row(s)}.", "",
+        f"request). CPU ms per vote: {_cpu_row(s)}."
+        + (f" The load generator's longest garbage-collection pause: {ms(s['loadgen_gc_pause_max'], 0)} ms."
+           if s.get("loadgen_gc_pause_max") is not None else ""), "",
         f"Target (>= {num(r['target_rate'])} votes/s for 60 s, p99 < 100 ms): {verdict(r['target_met'])}.", "",
         f"![votes: throughput and latency against offered rate]({png})",
     ]

@@ -3,6 +3,7 @@
 Prometheus metrics are aggregated across worker processes (multiprocess mode): the
 directory is created here, in the master, before the workers start.
 """
+import gc
 import os
 import shutil
 import tempfile
@@ -18,6 +19,14 @@ worker_connections = int(os.environ.get("GATEWAY_WORKER_CONNECTIONS", "2000"))
 timeout = 60
 graceful_timeout = 5
 accesslog = None  # the app writes one JSON line per request itself
+
+
+def post_worker_init(worker):
+    """The loaded app's objects (~100,000: modules, Flask, the marshmallow schemas) go to
+    the permanent generation. A full collection then walks only what requests left alive:
+    ~1-3 ms instead of 35-57 ms, a pause of every request of the worker, measured as the
+    votes' p99 (docs/benchmarks.md, sixth pass)."""
+    gc.freeze()
 
 
 def child_exit(server, worker):
