@@ -52,6 +52,22 @@ def json_formatter(service=None):
     return fmt
 
 
+_FROZEN = []
+
+
+def freeze_startup_objects() -> None:
+    """Once per process: the objects made by imports and setup (modules, SQLAlchemy
+    metadata, schemas) go to the permanent generation, so a full collection walks only
+    what the work left alive instead of pausing every worker of the process for 45-65 ms
+    (seen in the votes' p99; docs/benchmarks.md, sixth pass). Garbage is collected first,
+    so none of it is kept for good; once, because a later freeze would keep whatever cycles
+    the work had made by then (the tests start hundreds of services in one process)."""
+    if not _FROZEN:
+        _FROZEN.append(True)
+        gc.collect()
+        gc.freeze()
+
+
 class Observability(DependencyProvider):
     """Added to every service through HealthMixin: tracing context for logs, metrics."""
 
@@ -71,12 +87,7 @@ class Observability(DependencyProvider):
                     handler.addFilter(ContextFilter())
 
     def start(self):
-        # The objects made by imports and setup (modules, SQLAlchemy metadata, schemas) go
-        # to the permanent generation: a full collection then walks only what the work
-        # left alive, instead of pausing every worker of the process for 45-65 ms (seen in
-        # the votes' p99; docs/benchmarks.md, sixth pass). Idempotent for a second service
-        # in the same process.
-        gc.freeze()
+        freeze_startup_objects()
         if int(config.get("METRICS_PORT", 0) or 0):
             self.container.spawn_managed_thread(self._sample, identifier=f"{self.service}.metrics")
 

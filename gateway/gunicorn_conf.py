@@ -26,6 +26,7 @@ def post_worker_init(worker):
     the permanent generation. A full collection then walks only what requests left alive:
     ~1-3 ms instead of 35-57 ms, a pause of every request of the worker, measured as the
     votes' p99 (docs/benchmarks.md, sixth pass)."""
+    gc.collect()  # garbage first: frozen objects are never collected
     gc.freeze()
 
 
