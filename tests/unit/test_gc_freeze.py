@@ -14,7 +14,8 @@ def test_startup_objects_are_frozen_once_per_process(monkeypatch):
         assert frozen > 10_000  # this test process's modules, classes, functions...
         made_later = [[i] for i in range(1_000)]
         observability.freeze_startup_objects()  # a second service starting in the process
-        assert gc.get_freeze_count() == frozen
+        # not frozen again (a frozen object freed by its reference count leaves the count)
+        assert gc.get_freeze_count() < frozen + len(made_later)
         assert made_later
     finally:
         gc.unfreeze()
