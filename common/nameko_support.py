@@ -194,13 +194,21 @@ class ServiceRpc(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         headers = {f"{HEADER_PREFIX}.call_id_stack": list(worker_ctx.call_id_stack)}
-        client, target = self.client, self.target
+        return _ServiceProxy(self.client, self.target, headers)
 
-        class Proxy:
-            def __getattr__(self, method):
-                return lambda *args, **kwargs: client.call(target, method, *args, headers=headers, **kwargs)
 
-        return Proxy()
+class _ServiceProxy:
+    """``proxy.method(*args)`` -> an RPC to the target service with the worker's call
+    stack (one class for every worker: a class made per call is cyclic garbage)."""
+
+    __slots__ = ("_client", "_target", "_headers")
+
+    def __init__(self, client, target, headers):
+        self._client, self._target, self._headers = client, target, headers
+
+    def __getattr__(self, method):
+        client, target, headers = self._client, self._target, self._headers
+        return lambda *args, **kwargs: client.call(target, method, *args, headers=headers, **kwargs)
 
 
 DEAD_LETTER_EXCHANGE = "civic.dead-letter"

@@ -190,13 +190,18 @@ def add_question_votes(session, question_id, delta) -> int:
 
 def question_totals(session, ends_after) -> list:
     """(question_id, votes_target, total trusted votes) of the questions with a votes
-    target that end after ``ends_after`` and have votes: one aggregate over the counters."""
+    target that end after ``ends_after`` and have votes: one aggregate over the counters.
+    The rest of the transaction (a periodic sweep's) gets a statement timeout: a database
+    that hangs must not hold the sweep, and the service's stop, for good."""
+    if is_postgres(session):
+        session.execute(sa.text("SET LOCAL statement_timeout = '30s'"))
     total = sa.func.sum(QuestionCounter.votes)
     return session.execute(
         sa.select(Question.id, Question.votes_target, total)
         .join(QuestionCounter, QuestionCounter.question_id == Question.id)
         .where(Question.votes_target.is_not(None), Question.ends_at > ends_after)
         .group_by(Question.id, Question.votes_target)
+        .order_by(Question.id)  # the order batches record milestones in: no deadlock between them
     ).all()
 
 

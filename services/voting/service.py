@@ -174,7 +174,7 @@ def _results(p: store.Proposal, rules: domain.VotingRules) -> dict:
 
 # Question milestones are swept this often (seconds): the last votes of a question can
 # cross one that no vote saw (see _question_milestones)
-MILESTONE_SWEEP_SECONDS = float(os.environ.get("MILESTONE_SWEEP_SECONDS", "60"))
+MILESTONE_SWEEP_SECONDS = max(1.0, float(os.environ.get("MILESTONE_SWEEP_SECONDS", "60")))
 
 
 class VotingService(HealthMixin):
@@ -582,10 +582,15 @@ class VotingService(HealthMixin):
         milestones already recorded are remembered by the process. Every instance sweeps;
         recording is idempotent, so each milestone is published once."""
         rules = _rules()
-        with self.db() as uow:
-            for question_id, votes_target, total in store.question_totals(uow.session, utcnow() - timedelta(days=1)):
-                self._question_milestones(uow, question_id, int(total),
-                                          domain.question_milestones(votes_target, rules), votes_target)
+        try:
+            with self.db() as uow:
+                for question_id, votes_target, total in store.question_totals(uow.session,
+                                                                              utcnow() - timedelta(days=1)):
+                    self._question_milestones(uow, question_id, int(total),
+                                              domain.question_milestones(votes_target, rules), votes_target)
+        except Exception as exc:  # database down or slow: the next sweep tries again
+            log.warning("question milestone sweep failed (%s: %s); next in %.0f s",
+                        type(exc).__name__, exc, MILESTONE_SWEEP_SECONDS)
 
     @staticmethod
     def _question_milestones(uow, question_id, total, targets, votes_target):

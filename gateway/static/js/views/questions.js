@@ -17,6 +17,7 @@ async function defaultCountry() {
 export async function questions({ main, query, current }) {
   main.append(h('h1', {}, t('questions.title')), h('p', { class: 'lead' }, t('questions.lead')));
   const [codes, preferred] = await Promise.all([countryCodes(), defaultCountry()]);
+  if (!current()) return; // the visitor has gone elsewhere meanwhile
   const wanted = query.get('country') || preferred;
   const country = codes.includes(wanted) ? wanted : codes[0];
   const scope = query.get('scope') || '';
@@ -30,6 +31,9 @@ export async function questions({ main, query, current }) {
   main.append(form, results);
 
   async function refresh() {
+    // a stale list must not rewrite the address: the hashchange of the visitor's next
+    // screen, still queued, would read it and route back here
+    if (!current()) return;
     const c = form.elements.country.value;
     const s = form.elements.scope.value;
     localStorage.setItem('civic.country', c);
