@@ -34,20 +34,28 @@ class ConfirmTimeout(Exception):
     """The broker did not confirm the batch in time."""
 
 
-class _HeldPublishes:
-    """Stands in for py-amqp's frame writer on the publisher's connection. While holding,
-    ``basic.publish`` frames (method, header and body) are packed into a list instead of
-    being written; any other frame (a declare, a channel or connection close, a heartbeat)
-    writes what is held first, so the broker sees every frame in the order it was made."""
+class FrameHolder:
+    """Stands in for py-amqp's frame writer on a connection (``connection.frame_writer``,
+    which every channel looks up at each send). ``direct`` is the writer py-amqp made when
+    it connected; ``into_held`` frames the same way into the ``held`` list instead of the
+    socket, so that frames made apart can reach the broker in one system call. Subclasses
+    decide which frames are held and when they are written."""
 
     def __init__(self, connection):
         self.transport = connection.transport
-        self.direct = connection.frame_writer  # the writer py-amqp made when it connected
+        self.direct = connection.frame_writer
         self.into_held = frame_writer(connection, self)  # same framing, into ``write`` below
         self.held = None
 
-    def write(self, data) -> None:  # the transport of ``into_held``: the buffer is reused
+    def write(self, data) -> None:  # the transport of ``into_held``: its buffer is reused
         self.held.append(bytes(data))
+
+
+class _HeldPublishes(FrameHolder):
+    """The publisher's connection: while holding, ``basic.publish`` frames (method, header
+    and body) are held; any other frame (a declare, a channel or connection close, a
+    heartbeat) writes what is held first, so the broker sees every frame in the order it
+    was made."""
 
     def __call__(self, type_, channel, method_sig, args, content):
         if self.held is not None:

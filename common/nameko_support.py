@@ -5,13 +5,12 @@ import inspect
 import logging
 import socket
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from functools import partial
 
 import eventlet
 from amqp import Message as AmqpMessage, spec
 from amqp.exceptions import PreconditionFailed
-from amqp.method_framing import frame_writer
 from eventlet import getcurrent
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
@@ -31,7 +30,7 @@ from marshmallow import ValidationError
 from common import config as settings
 from common.db import ServiceStore
 from common.errors import ValidationFailed
-from common.event_publisher import ConfirmedPublisher
+from common.event_publisher import ConfirmedPublisher, FrameHolder
 from common.observability import Observability
 from common.outbox import OutboxRelay
 from common.rpc_client import RpcClient
@@ -272,9 +271,9 @@ class ReliableEventHandler(EventHandler):
 reliable_handler = ReliableEventHandler.decorator
 
 
-class _SerialFrames:
-    """Stands in for py-amqp's frame writer on the RPC consumer's connection, which the
-    service's green threads share: the consumer loop (its heartbeats) and every worker
+class _SerialFrames(FrameHolder):
+    """The frame writer of the RPC consumer's connection, which the service's green
+    threads share: the consumer loop (its heartbeats) and every worker
     (its reply and its ack). ``together()`` packs the frames its block makes into one
     write, so a reply and its ack reach the broker in one system call (and one wake-up of
     the broker) instead of two; other threads' frames wait for it, so they go before or
@@ -283,15 +282,9 @@ class _SerialFrames:
     none of its frames."""
 
     def __init__(self, connection):
-        self.transport = connection.transport
-        self.direct = connection.frame_writer  # the writer py-amqp made when it connected
-        self.into_held = frame_writer(connection, self)  # same framing, into ``write`` below
+        super().__init__(connection)
         self.lock = Semaphore()
-        self.held = None
         self.holder = None
-
-    def write(self, data) -> None:  # the transport of ``into_held``: the buffer is reused
-        self.held.append(bytes(data))
 
     def __call__(self, *frame):
         if self.holder is not None and self.holder is getcurrent():
@@ -485,8 +478,7 @@ class ResilientRpcConsumer(RpcConsumer):
             log.exception("rpc reply to %s could not be built", message.delivery_info.get("routing_key"))
             reply_to = None
         try:
-            writes = message.channel.connection.frame_writer
-            with writes.together() if isinstance(writes, _SerialFrames) else nullcontext():
+            with message.channel.connection.frame_writer.together():  # _SerialFrames, set at each connection
                 if reply_to:  # a request without a reply address is only acked
                     _publish_without_reading(message.channel, reply, self.exchange_name, reply_to)
                 message.ack()
