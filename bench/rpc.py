@@ -10,12 +10,15 @@ request and reply bytes:
 * **ours**: ``common.rpc_client.RpcClient`` (what the gateway and ``ServiceRpc`` use)
   calling ``bench_echo.echo`` on a ``nameko run`` process (bench/echo_service.py) whose
   entrypoint is the platform's ``rpc`` (``common.nameko_support.ResilientRpc``, as in
-  every service);
+  every service): the request straight to the service's queue (the default exchange, the
+  method in ``type``), the reply straight to the caller's queue;
 * **nameko**: nameko 3's standalone ``ClusterRpcClient`` calling the same service.
 
 Also, as context: ours calling the same echo behind nameko's stock ``@rpc`` (the
-service side as nameko ships it, in the same process), and the raw requester and ours
-against each side, which splits the cost between client and service.
+service side as nameko ships it, in the same process; ours falls back to nameko's route
+for it), the raw requester on nameko's route (the ``nameko-rpc`` topic exchange both
+ways) against the raw responder (what that route costs the broker), and the raw requester
+and ours against each side, which splits the cost between client and service.
 
 And ours calling ``voting.ping`` on the real voting service (its observability
 dependency included).
@@ -62,10 +65,11 @@ def raw_responder(amqp_uri: str, ready) -> None:
     """A minimal pika RPC responder (its own process): consume, decode, reply, ack.
 
     It answers on two queues: ``bench-raw-rpc`` (default exchange, reply to the
-    ``reply_to`` queue) for the raw requester, and ``rpc-bench_raw`` bound to nameko's
-    ``nameko-rpc`` exchange (reply published there with routing key ``reply_to``, nameko's
-    reply body), so that our RpcClient can call it exactly as it calls a nameko service:
-    this separates the client's cost from the nameko service's."""
+    ``reply_to`` queue) for the raw requester, and ``rpc-bench_raw``, bound to nameko's
+    ``nameko-rpc`` exchange as a service's queue is, with nameko's reply body, so that our
+    RpcClient (straight to the queue) and a requester on nameko's route can call it as
+    they call a nameko service: this separates the client's cost from the nameko
+    service's. Each reply goes back by the exchange its request came by."""
     import pika
 
     from common.rpc_client import pika_parameters
@@ -78,18 +82,15 @@ def raw_responder(amqp_uri: str, ready) -> None:
     ch.queue_bind(f"rpc-{RAW_SERVICE}", "nameko-rpc", routing_key=f"{RAW_SERVICE}.*")
     ch.basic_qos(prefetch_count=10)
 
-    def reply_with(exchange):
-        def on_request(channel, method, props, body):
-            request = json.loads(body)
-            reply = json.dumps({"result": request["args"][0], "error": None}).encode()
-            channel.basic_publish(exchange, props.reply_to, reply,
-                                  pika.BasicProperties(correlation_id=props.correlation_id))
-            channel.basic_ack(method.delivery_tag)
+    def on_request(channel, method, props, body):  # the reply goes back by the route the request came by
+        request = json.loads(body)
+        reply = json.dumps({"result": request["args"][0], "error": None}).encode()
+        channel.basic_publish(method.exchange, props.reply_to, reply,
+                              pika.BasicProperties(correlation_id=props.correlation_id))
+        channel.basic_ack(method.delivery_tag)
 
-        return on_request
-
-    ch.basic_consume(RAW_QUEUE, reply_with(""))
-    ch.basic_consume(f"rpc-{RAW_SERVICE}", reply_with("nameko-rpc"))
+    ch.basic_consume(RAW_QUEUE, on_request)
+    ch.basic_consume(f"rpc-{RAW_SERVICE}", on_request)
     ready.set()
     try:
         ch.start_consuming()
@@ -166,6 +167,7 @@ def measure(amqp_uri: str, calls: int, rounds: int, warmup: int, with_voting: bo
         "ours_raw_responder": lambda: ours.call(RAW_SERVICE, "echo", PAYLOAD),
         "ours_stock_service": lambda: ours.call("bench_echo_stock", "echo", PAYLOAD),
         "raw_nameko_service": lambda: raw_nameko.call(body, "bench_echo.echo"),
+        "raw_nameko_route": lambda: raw_nameko.call(body, f"{RAW_SERVICE}.echo"),
     }
     if with_voting:
         clients["ours_voting_ping"] = lambda: ours.call("voting", "ping")
@@ -222,7 +224,7 @@ def run(quick: bool = False, calls: int | None = None, rounds: int | None = None
             from bench.report import machine
 
             machine_info = machine(cluster.amqp_uri, cluster.dsn("voting"))
-            with tqdm(total=rounds * 7, desc="rpc rounds", unit="client-round", leave=False) as bar:
+            with tqdm(total=rounds * 8, desc="rpc rounds", unit="client-round", leave=False) as bar:
                 result = measure(cluster.amqp_uri, calls, rounds, warmup, with_voting=True, progress=bar)
         finally:
             responder.terminate()
@@ -264,12 +266,14 @@ def render(r: dict, machine_text: str, wall: float) -> tuple[str, dict]:
     labels = {"raw": "raw pika requester -> raw pika responder (the bus limit)",
               "ours": "**ours** (`common.rpc_client.RpcClient`) -> nameko service (the platform's `rpc` entrypoint)",
               "nameko": "nameko 3 `ClusterRpcClient` -> nameko service",
-              "ours_raw_responder": "ours -> raw pika responder (nameko's wire protocol)",
-              "raw_nameko_service": "raw pika requester (nameko's wire protocol) -> nameko service",
+              "raw_nameko_route": "raw pika requester -> raw pika responder, on nameko's route (`nameko-rpc` "
+                                  "topic exchange both ways)",
+              "ours_raw_responder": "ours -> raw pika responder (ours' route: straight to the queue and back)",
+              "raw_nameko_service": "raw pika requester (nameko's route) -> nameko service",
               "ours_stock_service": "ours -> the same echo behind nameko's stock `@rpc`",
               "ours_voting_ping": "ours -> `voting.ping` (a real service)"}
     rows = []
-    for key in ("raw", "ours", "nameko", "ours_raw_responder", "raw_nameko_service", "ours_stock_service",
+    for key in ("raw", "ours", "nameko", "raw_nameko_route", "ours_raw_responder", "raw_nameko_service", "ours_stock_service",
                 "ours_voting_ping"):
         if key not in c:
             continue
@@ -296,16 +300,22 @@ def render(r: dict, machine_text: str, wall: float) -> tuple[str, dict]:
     ] + ([
         f"- where ours' extra time goes: ours -> the raw responder costs "
         f"{c['ours_raw_responder']['round_medians']['median'] / raw:.2f}x the raw round trip (the client's share: "
-        f"a publish to the topic exchange with `mandatory`, headers and a TTL, the reply through that exchange, the "
-        f"pool and the service liveness cache); the raw requester -> the nameko service costs "
+        f"the request encoded, a publish with `mandatory`, headers, a TTL and the method in `type`, the pool and "
+        f"the service liveness cache); the raw requester on nameko's route -> the nameko service costs "
         f"{c['raw_nameko_service']['round_medians']['median'] / raw:.2f}x (the service side: nameko's consumer, a "
-        f"worker green thread, its reply).",
+        f"worker green thread, its reply; plus the route).",
     ] if "ours_raw_responder" in c else []) + ([
+        f"- the route: the raw pair on nameko's route (the `nameko-rpc` topic exchange both ways) costs "
+        f"{c['raw_nameko_route']['round_medians']['median'] / raw:.2f}x the raw pair on the default exchange: "
+        f"what the broker's topic match costs. Ours goes straight to the service's queue and back; a service on "
+        f"nameko's stock entrypoint is called on nameko's route (`common/rpc_client.py`).",
+    ] if "raw_nameko_route" in c else []) + ([
         f"- the service side, ours against nameko's stock `@rpc` in the same run: "
         f"{c['ours']['round_medians']['median'] * 1000:.3f} against "
         f"{c['ours_stock_service']['round_medians']['median'] * 1000:.3f} ms "
         f"({c['ours']['round_medians']['median'] / c['ours_stock_service']['round_medians']['median']:.2f}x): "
-        f"the reply encoded once and published on the request's channel with its ack in one write (no "
+        f"the reply encoded once, its frames packed directly (`common/amqp_frames.py`) and written with the "
+        f"request's ack in one write on the request's channel (no "
         f"publisher per reply, no confirm round trip), the request read in one system call, the arguments "
         f"checked against a cached signature, the worker spawned directly while the pool has room "
         f"(`common/nameko_support.py`).",
@@ -317,6 +327,8 @@ def render(r: dict, machine_text: str, wall: float) -> tuple[str, dict]:
     if "ours_raw_responder" in c:
         data["client_only"] = c["ours_raw_responder"]["round_medians"]["median"] / raw
         data["met_client_only"] = data["client_only"] <= 1.3
+    if "raw_nameko_route" in c:
+        data["nameko_route"] = c["raw_nameko_route"]["round_medians"]["median"] / raw
     if "ours_stock_service" in c:
         data["stock_service_ms"] = c["ours_stock_service"]["round_medians"]["median"] * 1000
     return text, data

@@ -1,8 +1,19 @@
 """A pooled, thread-safe client for nameko RPC over raw pika.
 
 nameko's standalone client pays ~10 ms per call here; this one keeps a pool of
-connections, each with its own exclusive reply queue bound to the ``nameko-rpc``
-exchange, so a call is one publish and one delivery: close to a raw pika round trip.
+connections, each with its own exclusive reply queue, so a call is one publish and one
+delivery: close to a raw pika round trip.
+
+The route: a request goes straight to the service's queue ``rpc-<service>`` (RabbitMQ's
+default exchange, the method in the message's ``type`` property) and the reply straight
+to the caller's queue, which is how the platform's ``rpc`` entrypoint
+(``common.nameko_support``) answers a request that came that way. nameko's own route,
+the ``nameko-rpc`` topic exchange both ways (routing key ``<service>.<method>``), costs
+the broker a topic match each way, about a tenth of a round trip. A service on nameko's
+stock ``@rpc`` (or an older version of ours during a deploy) cannot dispatch a request
+sent straight to its queue and answers ``MethodNotFound`` naming the queue, before
+running anything: the client then calls it through ``nameko-rpc`` (its reply queue is
+bound there under its own name) and keeps doing so for ``TOPIC_RECHECK`` seconds.
 
 Guarantees:
 - a call never waits longer than its timeout: it raises ``RpcTimeout``;
@@ -14,6 +25,7 @@ Guarantees:
 import json
 import logging
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -23,6 +35,9 @@ import pika
 from pika.exceptions import AMQPError, ChannelClosedByBroker
 
 log = logging.getLogger(__name__)
+
+RPC_QUEUE = "rpc-{}"  # nameko's RPC_QUEUE_TEMPLATE: a service's request queue
+TOPIC_RECHECK = 60.0  # seconds a service that answered only through nameko-rpc is called that way
 
 
 class RpcError(Exception):
@@ -68,20 +83,34 @@ def pika_parameters(amqp_uri: str, connect_timeout: float = 2.0) -> pika.Connect
     )
 
 
+def _one_write_per_message(connection):
+    """pika writes each frame of a message (method, header, body) with a system call of
+    its own; joined, a request is one write, and one wake-up of the broker's reader. The
+    connection's frame count (statistics only) then counts a message as one frame."""
+    impl = connection._impl
+    output = impl._output_marshaled_frames
+
+    def output_joined(frames):
+        output([b"".join(frames)] if len(frames) > 1 else frames)
+
+    impl._output_marshaled_frames = output_joined
+
+
 class _Channel:
     """One connection + channel + reply queue, used by one thread at a time."""
 
     def __init__(self, params, exchange):
         self.connection = pika.BlockingConnection(params)
+        _one_write_per_message(self.connection)
+        self._sock = self.connection._impl._transport._sock  # non-blocking
         self.channel = self.connection.channel()
         self.exchange = exchange
         self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
-        self.routing_key = str(uuid.uuid4())
-        declared = self.channel.queue_declare(
-            f"rpc.reply-gateway-{self.routing_key}", exclusive=True, auto_delete=True
-        )
+        declared = self.channel.queue_declare(f"rpc.reply-gateway-{uuid.uuid4()}", exclusive=True, auto_delete=True)
         self.reply_queue = declared.method.queue
-        self.channel.queue_bind(self.reply_queue, exchange, routing_key=self.routing_key)
+        # the reply address is the queue's name: a reply comes straight to it, or through
+        # nameko's exchange, where it is bound under that name
+        self.channel.queue_bind(self.reply_queue, exchange, routing_key=self.reply_queue)
         self.replies = {}
         self.returned = set()
         self.channel.basic_consume(self.reply_queue, self._on_reply, auto_ack=True)
@@ -98,34 +127,52 @@ class _Channel:
     def usable(self):
         return self.connection.is_open and self.channel.is_open
 
+    def _has_incoming(self) -> bool:
+        """Has the broker sent anything (or closed the socket) since the last call?"""
+        try:
+            self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)  # b"" when closed: also news
+            return True
+        except (BlockingIOError, InterruptedError):
+            return False
+        except (OSError, ValueError):  # broken, or a socket that cannot peek (TLS): pika finds out
+            return True
+
     def refresh(self) -> bool:
         """Read what the broker sent while the channel was idle (heartbeats, a close after
         a broker restart, late replies); True when the channel is still usable."""
-        self.connection.process_data_events(0)
+        if self._has_incoming():  # one system call; pika's event loop only when there is something
+            self.connection.process_data_events(0)
         self.replies.clear()
         return self.usable
 
     def consumer_count(self, service):
-        result = self.channel.queue_declare(f"rpc-{service}", passive=True)
+        result = self.channel.queue_declare(RPC_QUEUE.format(service), passive=True)
         return result.method.consumer_count
 
-    def call(self, routing_key, body, headers, timeout):
+    def call(self, service, method, body, headers, timeout, direct=True):
+        """``direct``: straight to the service's queue, the method in ``type``; otherwise
+        through nameko's exchange, routing key ``<service>.<method>``."""
         correlation_id = str(uuid.uuid4())
         deadline = time.monotonic() + timeout
         self.replies.clear()  # one call at a time per channel: anything here is a late reply
+        if direct:
+            exchange, routing_key, message_type = "", RPC_QUEUE.format(service), method
+        else:
+            exchange, routing_key, message_type = self.exchange, f"{service}.{method}", None
         self.channel.basic_publish(
-            self.exchange,
+            exchange,
             routing_key,
             body,
             pika.BasicProperties(
-                reply_to=self.routing_key,
+                reply_to=self.reply_queue,
                 correlation_id=correlation_id,
                 content_type="application/json",
                 content_encoding="utf-8",
                 headers=headers,
                 expiration=str(max(1, int(timeout * 1000))),
+                type=message_type,
             ),
-            mandatory=True,
+            mandatory=True,  # no such queue (or binding): returned, not dropped
         )
         try:
             while True:
@@ -133,10 +180,10 @@ class _Channel:
                 if reply is not None:
                     return reply
                 if correlation_id in self.returned:
-                    raise ServiceUnavailable(f"no service bound for {routing_key}")
+                    raise ServiceUnavailable(f"no service bound for {service}.{method}")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise RpcTimeout(f"{routing_key} did not answer within {timeout:.1f}s")
+                    raise RpcTimeout(f"{service}.{method} did not answer within {timeout:.1f}s")
                 self.connection.process_data_events(time_limit=min(remaining, 0.5))
         finally:
             self.returned.discard(correlation_id)
@@ -164,6 +211,7 @@ class RpcClient:
         self._idle = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(pool_size)
         self._liveness = {}  # service -> (checked_at, has_consumers)
+        self._through_exchange = {}  # service -> until when it is called through nameko-rpc
         self._lock = threading.Lock()
         self._closed = False
 
@@ -210,9 +258,27 @@ class RpcClient:
 
     def call(self, service, method, *args, timeout=None, headers=None, **kwargs):
         timeout = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout  # one budget for the pool wait and the call
+        now = time.monotonic()
+        deadline = now + timeout  # one budget for the pool wait and the call(s)
         body = json.dumps({"args": list(args), "kwargs": kwargs}, default=str).encode()
-        chan = self._acquire(timeout)
+        direct = self._through_exchange.get(service, 0.0) <= now
+        payload = self._round_trip(service, method, body, headers, deadline, direct)
+        error = payload.get("error")
+        if error and direct and error.get("exc_type") == "MethodNotFound" \
+                and error.get("value") == RPC_QUEUE.format(service):
+            # it dispatches on nameko's routing key only, and said so before running anything
+            log.info("%s answers only through %s: calling it that way", service, self.exchange)
+            self._through_exchange[service] = time.monotonic() + TOPIC_RECHECK
+            payload = self._round_trip(service, method, body, headers, deadline, direct=False)
+            error = payload.get("error")
+        if error:
+            raise RemoteError(error.get("exc_type"), error.get("value"), error.get("exc_args"), error.get("exc_path"))
+        return payload.get("result")
+
+    def _round_trip(self, service, method, body, headers, deadline, direct):
+        """One request and its reply (decoded), within ``deadline``."""
+        timeout = deadline - time.monotonic()
+        chan = self._acquire(max(timeout, 0.0))
         broken = False
         try:
             alive = self._service_alive(chan, service)
@@ -224,7 +290,7 @@ class RpcClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise RpcTimeout(f"{service}.{method}: no connection free within {timeout:.1f}s")
-            raw = chan.call(f"{service}.{method}", body, headers or {}, remaining)
+            raw = chan.call(service, method, body, headers or {}, remaining, direct)
         except RpcTimeout:
             self._liveness.pop(service, None)  # re-check the service before the next call
             raise
@@ -235,11 +301,7 @@ class RpcClient:
             raise BrokerUnavailable(f"message broker unavailable: {exc.__class__.__name__}") from None
         finally:
             self._release(chan, broken)
-        payload = json.loads(raw)
-        error = payload.get("error")
-        if error:
-            raise RemoteError(error.get("exc_type"), error.get("value"), error.get("exc_args"), error.get("exc_path"))
-        return payload.get("result")
+        return json.loads(raw)
 
     def __getattr__(self, service):
         if service.startswith("_"):

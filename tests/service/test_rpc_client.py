@@ -125,6 +125,27 @@ def test_round_trip(echo, client):
     assert client.call("echo", "pair", "a") == ["a", None]
 
 
+def test_a_service_on_nameko_stock_rpc_is_called_through_nameko_rpc_and_runs_once(echo, amqp_uri, monkeypatch):
+    """The client sends straight to the service's queue; nameko's stock entrypoint cannot
+    dispatch that (``MethodNotFound`` naming the queue, before running anything), so the
+    client calls it through ``nameko-rpc``, for ``TOPIC_RECHECK`` seconds, then tries the
+    straight route again."""
+    import common.rpc_client as rpc_client
+
+    CALLS.clear()
+    with RpcClient(amqp_uri, timeout=5) as client:
+        assert client.echo.record("first") == "first"
+        assert "echo" in client._through_exchange
+        assert client.echo.record("second") == "second"  # straight through nameko-rpc now
+        monkeypatch.setattr(rpc_client, "TOPIC_RECHECK", 0.0)
+        client._through_exchange["echo"] = 0.0  # time to try the straight route again
+        assert client.echo.record("third") == "third"
+        with pytest.raises(RemoteError) as err:
+            client.echo.no_such_method()
+        assert (err.value.exc_type, err.value.value) == ("MethodNotFound", "no_such_method")
+    assert CALLS == ["first", "second", "third"]
+
+
 def test_headers_reach_the_worker_context(echo, client):
     stack = client.call("echo", "call_stack", headers={"nameko.call_id_stack": ["gateway.req-77"]})
     assert stack[0] == "gateway.req-77"

@@ -81,7 +81,10 @@ def _queue_depth(amqp_uri):
 
 
 class RawRequester:
-    """Publishes nameko requests by hand and keeps the reply messages whole."""
+    """Publishes requests by hand, by nameko's route (``nameko-rpc``, routing key
+    ``<service>.<method>``) or straight to the service's queue (``direct``: the method in
+    ``type``, the reply queue's name as the reply address), and keeps the reply messages
+    whole, with the exchange each came by."""
 
     def __init__(self, amqp_uri):
         self.conn = pika.BlockingConnection(pika_parameters(amqp_uri))
@@ -90,14 +93,22 @@ class RawRequester:
         self.reply_to = str(uuid.uuid4())
         self.ch.queue_bind(self.queue, "nameko-rpc", routing_key=self.reply_to)
         self.replies = {}
-        self.ch.basic_consume(self.queue, lambda _c, _m, props, body: self.replies.__setitem__(
-            props.correlation_id, (props, body)), auto_ack=True)
+        self.routes = {}  # correlation id -> the exchange its reply came by
+        self.ch.basic_consume(self.queue, self._on_reply, auto_ack=True)
 
-    def send(self, method, body: bytes, reply=True, content_type="application/json"):
+    def _on_reply(self, _ch, method, props, body):
+        self.replies[props.correlation_id] = (props, body)
+        self.routes[props.correlation_id] = method.exchange
+
+    def send(self, method, body: bytes, reply=True, content_type="application/json", direct=False):
         cid = str(uuid.uuid4())
+        if direct:
+            exchange, routing_key, reply_to = "", f"rpc-{SERVICE}", self.queue
+        else:
+            exchange, routing_key, reply_to = "nameko-rpc", f"{SERVICE}.{method}", self.reply_to
         props = pika.BasicProperties(correlation_id=cid, content_type=content_type,
-                                     reply_to=self.reply_to if reply else None)
-        self.ch.basic_publish("nameko-rpc", f"{SERVICE}.{method}", body, props)
+                                     reply_to=reply_to if reply else None, type=method if direct else None)
+        self.ch.basic_publish(exchange, routing_key, body, props)
         return cid
 
     def reply(self, cid, timeout=10):
@@ -148,6 +159,44 @@ def test_the_reply_is_transient_json_with_the_request_correlation_id(probe, raw)
     assert props.content_type == "application/json"
     assert props.delivery_mode in (None, 1)  # reply queues are not durable: nothing to write to disk
     assert json.loads(body) == {"result": {"x": "a", "tag": None}, "error": None}
+
+
+def test_a_request_is_answered_by_the_route_it_came_by(probe, raw):
+    """nameko's route (the topic exchange both ways) for nameko's clients; straight to the
+    queue and straight back for ours (RabbitMQ's default exchange: no topic match)."""
+    body = json.dumps({"args": ["a"], "kwargs": {"tag": "t"}}).encode()
+    by_nameko, direct = raw.send("echo", body), raw.send("echo", body, direct=True)
+    for cid, exchange in ((by_nameko, "nameko-rpc"), (direct, "")):
+        props, reply = raw.reply(cid)
+        assert json.loads(reply) == {"result": {"x": "a", "tag": "t"}, "error": None}
+        assert raw.routes[cid] == exchange
+
+
+def test_a_request_straight_to_the_queue_names_its_method_in_its_type(probe, raw):
+    body = json.dumps({"args": [], "kwargs": {}}).encode()
+    cid = raw.send("no_such_method", body, direct=True)
+    error = json.loads(raw.reply(cid)[1])["error"]
+    assert (error["exc_type"], error["value"]) == ("MethodNotFound", "no_such_method")
+    cid = raw.send(None, body, direct=True)  # no method: nameko's own answer (which our client reads as such)
+    error = json.loads(raw.reply(cid)[1])["error"]
+    assert (error["exc_type"], error["value"]) == ("MethodNotFound", f"rpc-{SERVICE}")
+    assert raw.routes[cid] == ""
+
+
+def test_the_client_calls_the_service_straight_through_its_queue(probe, client, amqp_uri):
+    """With the queue unbound from nameko-rpc, only the straight route reaches it."""
+    assert client.call(SERVICE, "echo", 1)["x"] == 1
+    conn = pika.BlockingConnection(pika_parameters(amqp_uri))
+    try:
+        conn.channel().queue_unbind(f"rpc-{SERVICE}", "nameko-rpc", routing_key=f"{SERVICE}.*")
+        assert client.call(SERVICE, "echo", 2)["x"] == 2
+        with pytest.raises(RemoteError) as err:
+            client.call(SERVICE, "no_such_method")
+        assert err.value.exc_type == "MethodNotFound" and err.value.value == "no_such_method"
+        assert SERVICE not in client._through_exchange
+    finally:
+        conn.channel().queue_bind(f"rpc-{SERVICE}", "nameko-rpc", routing_key=f"{SERVICE}.*")
+        conn.close()
 
 
 def test_every_request_is_acked(probe, client, amqp_uri):
