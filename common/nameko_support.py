@@ -442,6 +442,14 @@ def reply_frames(channel, reply, exchange, routing_key):
                           props.get("correlation_id"))
 
 
+def _called(message):
+    """``<service>.<method>`` (or the queue, for a request that names no method), for logs."""
+    info = message.delivery_info
+    if info.get("exchange") == "" and message.properties.get("type"):
+        return f"{info.get('routing_key', '')[len('rpc-'):]}.{message.properties['type']}"
+    return info.get("routing_key")
+
+
 class ResilientRpcConsumer(RpcConsumer):
     """nameko's RPC consumer with a cheaper reply, and a reply that cannot be sent (the
     broker is down or restarting) logged instead of raised.
@@ -478,8 +486,8 @@ class ResilientRpcConsumer(RpcConsumer):
         super().register_provider(provider)
 
     def unregister_provider(self, provider):
-        self._by_routing_key = None
         super().unregister_provider(provider)
+        self._by_routing_key = None
 
     def get_provider_for_method(self, routing_key):
         """nameko formats and compares every entrypoint's key on each request."""
@@ -525,9 +533,9 @@ class ResilientRpcConsumer(RpcConsumer):
         try:
             result, exc_info, reply = rpc_reply(message.properties, result, exc_info, self.max_reply_bytes)
             if exc_info is not None and exc_info[0] is ReplyTooLarge:
-                log.warning("rpc reply to %s not sent: %s", message.delivery_info.get("routing_key"), exc_info[1])
+                log.warning("rpc reply to %s not sent: %s", _called(message), exc_info[1])
         except Exception:  # not expected; acked unanswered rather than redelivered to fail again
-            log.exception("rpc reply to %s could not be built", message.delivery_info.get("routing_key"))
+            log.exception("rpc reply to %s could not be built", _called(message))
             reply_to = None
         try:
             writer = message.channel.connection.frame_writer  # _SerialFrames, set at each connection
@@ -538,7 +546,7 @@ class ResilientRpcConsumer(RpcConsumer):
                 message.ack()
         except Exception as exc:  # the broker connection: infrastructure, never the handler's result
             log.warning("rpc reply to %s not sent (%s: %s); the caller has timed out",
-                        message.delivery_info.get("routing_key"), type(exc).__name__, exc)
+                        _called(message), type(exc).__name__, exc)
         return result, exc_info
 
 
@@ -577,7 +585,8 @@ class ResilientRpc(Rpc):
 
     def check_signature(self, args, kwargs):
         counts = self._positional_counts
-        if not kwargs and counts is not None and counts[0] <= len(args) <= counts[1]:
+        if counts is not None and type(kwargs) is dict and not kwargs and type(args) is list \
+                and counts[0] <= len(args) <= counts[1]:
             return
         try:
             self._signature.bind(None, *args, **kwargs)  # None: the unbound method's self
@@ -591,9 +600,12 @@ rpc = ResilientRpc.decorator
 def _positional_counts(signature):
     """``(least, most)`` positional arguments (after ``self``) that bind when no keyword
     argument is given, or None when that depends on more than their count (a required
-    keyword-only parameter)."""
-    params = list(signature.parameters.values())[1:]
+    keyword-only parameter, no positional ``self``)."""
     kinds = inspect.Parameter
+    params = list(signature.parameters.values())
+    if not params or params[0].kind not in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD):
+        return None  # no positional ``self``: binding decides
+    params = params[1:]
     if any(p.kind is kinds.KEYWORD_ONLY and p.default is p.empty for p in params):
         return None
     positional = [p for p in params if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)]

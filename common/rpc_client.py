@@ -37,6 +37,8 @@ from pika.exceptions import AMQPError, ChannelClosedByBroker
 log = logging.getLogger(__name__)
 
 RPC_QUEUE = "rpc-{}"  # nameko's RPC_QUEUE_TEMPLATE: a service's request queue
+JOIN_AT_MOST = 131072  # bytes of a message's frames sent in one write
+IDLE_CHECK = 30.0  # seconds idle after which a pooled channel runs pika's checks (heartbeat 60 s)
 TOPIC_RECHECK = 60.0  # seconds a service that answered only through nameko-rpc is called that way
 
 
@@ -86,12 +88,15 @@ def pika_parameters(amqp_uri: str, connect_timeout: float = 2.0) -> pika.Connect
 def _one_write_per_message(connection):
     """pika writes each frame of a message (method, header, body) with a system call of
     its own; joined, a request is one write, and one wake-up of the broker's reader. The
-    connection's frame count (statistics only) then counts a message as one frame."""
+    connection's frame count (statistics only) then counts a message as one frame. Not a
+    large message: pika copies what is left of a buffer at each partial send."""
     impl = connection._impl
     output = impl._output_marshaled_frames
 
     def output_joined(frames):
-        output([b"".join(frames)] if len(frames) > 1 else frames)
+        if len(frames) > 1 and sum(map(len, frames)) <= JOIN_AT_MOST:
+            frames = [b"".join(frames)]
+        output(frames)
 
     impl._output_marshaled_frames = output_joined
 
@@ -140,7 +145,9 @@ class _Channel:
     def refresh(self) -> bool:
         """Read what the broker sent while the channel was idle (heartbeats, a close after
         a broker restart, late replies); True when the channel is still usable."""
-        if self._has_incoming():  # one system call; pika's event loop only when there is something
+        # one system call; pika's event loop only when there is something to read, or
+        # when its heartbeat check may be due (a silently dead broker sends nothing)
+        if self._has_incoming() or time.monotonic() - self.last_used > IDLE_CHECK:
             self.connection.process_data_events(0)
         self.replies.clear()
         return self.usable
@@ -269,6 +276,8 @@ class RpcClient:
             # it dispatches on nameko's routing key only, and said so before running anything
             log.info("%s answers only through %s: calling it that way", service, self.exchange)
             self._through_exchange[service] = time.monotonic() + TOPIC_RECHECK
+            if time.monotonic() >= deadline:
+                raise RpcTimeout(f"{service}.{method} did not answer within {timeout:.1f}s")
             payload = self._round_trip(service, method, body, headers, deadline, direct=False)
             error = payload.get("error")
         if error:

@@ -140,10 +140,36 @@ def test_a_service_on_nameko_stock_rpc_is_called_through_nameko_rpc_and_runs_onc
         monkeypatch.setattr(rpc_client, "TOPIC_RECHECK", 0.0)
         client._through_exchange["echo"] = 0.0  # time to try the straight route again
         assert client.echo.record("third") == "third"
+        assert client._through_exchange["echo"] > 0.0  # tried straight again, and fell back again
         with pytest.raises(RemoteError) as err:
             client.echo.no_such_method()
         assert (err.value.exc_type, err.value.value) == ("MethodNotFound", "no_such_method")
     assert CALLS == ["first", "second", "third"]
+
+
+def test_a_pooled_channel_runs_pikas_checks_only_after_news_or_a_long_idle(echo, amqp_uri, monkeypatch):
+    """Taking a channel from the pool costs a socket peek; pika's event loop (its
+    heartbeat check included: a silently dead broker sends nothing) runs when the peek
+    finds something or the channel has been idle longer than IDLE_CHECK."""
+    import common.rpc_client as rpc_client
+
+    with RpcClient(amqp_uri, timeout=5, pool_size=1) as client:
+        assert client.echo.echo(1) == 1  # through nameko-rpc from now on: a stock service
+        chan = list(client._idle.queue)[0]
+        checks = []
+        pump = chan.connection.process_data_events
+
+        def counted(*args, **kwargs):
+            if args == (0,):
+                checks.append(1)
+            return pump(*args, **kwargs)
+
+        monkeypatch.setattr(chan.connection, "process_data_events", counted)
+        assert client.echo.echo(2) == 2
+        assert checks == []
+        monkeypatch.setattr(rpc_client, "IDLE_CHECK", 0.0)
+        assert client.echo.echo(3) == 3
+        assert checks == [1]
 
 
 def test_headers_reach_the_worker_context(echo, client):

@@ -199,6 +199,11 @@ def test_the_client_calls_the_service_straight_through_its_queue(probe, client, 
         conn.close()
 
 
+def test_a_request_larger_than_a_frame_reaches_the_service_whole(probe, client):
+    big = "é" * 400_000  # 800 kB of UTF-8: many frames, sent as pika sends them
+    assert client.call(SERVICE, "echo", big)["x"] == big
+
+
 def test_every_request_is_acked(probe, client, amqp_uri):
     for i in range(50):
         assert client.call(SERVICE, "echo", i)["x"] == i

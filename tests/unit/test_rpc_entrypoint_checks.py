@@ -45,6 +45,21 @@ def test_the_check_accepts_exactly_what_python_binds(method, n, kwargs):
             entrypoint(method).check_signature(args, kwargs)
 
 
+def test_arguments_of_the_wrong_type_are_left_to_python():
+    for args, kwargs in (([1], None), ([1], []), (1, {})):
+        with pytest.raises(IncorrectSignature):
+            entrypoint(m1).check_signature(args, kwargs)
+
+
+def static(*, k=1): ...  # no positional self
+
+
+def test_a_method_without_a_positional_self_is_left_to_binding():
+    assert _positional_counts(inspect.signature(static)) is None
+    with pytest.raises(IncorrectSignature):
+        entrypoint(static).check_signature([], {})
+
+
 def test_positional_counts():
     assert _positional_counts(inspect.signature(m2)) == (1, 2)
     assert _positional_counts(inspect.signature(m3)) == (1, float("inf"))

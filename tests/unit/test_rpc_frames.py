@@ -75,6 +75,30 @@ def test_another_threads_frame_waits_for_the_block_and_never_lands_inside_it():
     assert transport.writes[1] == b"\x08\x00\x00\x00\x00\x00\x00\xce"  # then the heartbeat
 
 
+def test_frames_packed_beforehand_join_the_block_in_order():
+    writes, transport = serial_frames()
+    packed = frames_of(spec.Basic.Publish, PUBLISH_ARGS, Message(b'{"result": 2, "error": null}'))
+
+    def block():
+        with writes.together():
+            writes.add(packed)
+            writes(1, 1, spec.Basic.Ack, ACK_ARGS, None)
+
+    eventlet.spawn(block).wait()
+    assert transport.writes == [packed + frames_of(spec.Basic.Ack, ACK_ARGS)]
+
+
+def test_frames_packed_beforehand_only_go_into_a_block():
+    writes, transport = serial_frames()
+    with pytest.raises(RuntimeError):
+        writes.add(b"\x01")
+    with writes.together():
+        other = eventlet.spawn(writes.add, b"\x01")
+        with pytest.raises(RuntimeError):  # another green thread's block
+            other.wait()
+    assert transport.writes == []
+
+
 def test_frames_outside_a_block_are_written_as_they_come():
     writes, transport = serial_frames()
     eventlet.spawn(writes, 8, 0, None, None, None).wait()
