@@ -290,7 +290,7 @@ class _SerialFrames(FrameHolder):
         self.holder = None
 
     def __call__(self, *frame):
-        if self.holder is not None and self.holder is getcurrent():
+        if self.holder is getcurrent():
             return self.into_held(*frame)
         with self.lock:
             try:
@@ -313,7 +313,7 @@ class _SerialFrames(FrameHolder):
 
     def add(self, frames: bytes):
         """Frames already packed, into the current ``together`` block."""
-        if self.holder is None or self.holder is not getcurrent():
+        if self.holder is not getcurrent():
             raise RuntimeError("add() outside this green thread's together() block")
         self.held.append(frames)
 
@@ -442,14 +442,6 @@ def reply_frames(channel, reply, exchange, routing_key):
                           props.get("correlation_id"))
 
 
-def _called(message):
-    """``<service>.<method>`` (or the queue, for a request that names no method), for logs."""
-    info = message.delivery_info
-    if info.get("exchange") == "" and message.properties.get("type"):
-        return f"{info.get('routing_key', '')[len('rpc-'):]}.{message.properties['type']}"
-    return info.get("routing_key")
-
-
 class ResilientRpcConsumer(RpcConsumer):
     """nameko's RPC consumer with a cheaper reply, and a reply that cannot be sent (the
     broker is down or restarting) logged instead of raised.
@@ -500,20 +492,32 @@ class ResilientRpcConsumer(RpcConsumer):
             raise MethodNotFound(routing_key.split(".")[-1])
         return provider
 
+    @staticmethod
+    def _straight(message) -> bool:
+        """Sent straight to the queue (RabbitMQ's default exchange), not through nameko-rpc."""
+        return message.delivery_info.get("exchange") == ""
+
+    def _routing_key(self, message):
+        """``<service>.<method>`` by either route; None for a request sent straight to the
+        queue that names no method."""
+        if self._straight(message):
+            method = message.properties.get("type")
+            return f"{self.container.service_name}.{method}" if method else None
+        return message.delivery_info.get("routing_key")
+
+    def _called(self, message):
+        """What a request called, for logs (its queue when it names no method)."""
+        return self._routing_key(message) or message.delivery_info.get("routing_key")
+
     def handle_message(self, body, message):
         """Two routes in: nameko's (``nameko-rpc``, routing key ``<service>.<method>``) and
         straight to the queue (RabbitMQ's default exchange, the method in the ``type``
         property: ``common.rpc_client``'s, without a topic match each way). The reply
         leaves by the route the request came by."""
-        info = message.delivery_info
         try:
-            if info.get("exchange") == "":
-                method = message.properties.get("type")
-                if not method:
-                    raise MethodNotFound(info.get("routing_key"))  # what a stock nameko service says
-                routing_key = f"{self.container.service_name}.{method}"
-            else:
-                routing_key = info["routing_key"]
+            routing_key = self._routing_key(message)
+            if routing_key is None:  # what a stock nameko service says
+                raise MethodNotFound(message.delivery_info.get("routing_key"))
             self.get_provider_for_method(routing_key).handle_message(body, message)
         except Exception:
             self.handle_result(message, None, sys.exc_info())
@@ -533,20 +537,20 @@ class ResilientRpcConsumer(RpcConsumer):
         try:
             result, exc_info, reply = rpc_reply(message.properties, result, exc_info, self.max_reply_bytes)
             if exc_info is not None and exc_info[0] is ReplyTooLarge:
-                log.warning("rpc reply to %s not sent: %s", _called(message), exc_info[1])
+                log.warning("rpc reply to %s not sent: %s", self._called(message), exc_info[1])
         except Exception:  # not expected; acked unanswered rather than redelivered to fail again
-            log.exception("rpc reply to %s could not be built", _called(message))
+            log.exception("rpc reply to %s could not be built", self._called(message))
             reply_to = None
         try:
             writer = message.channel.connection.frame_writer  # _SerialFrames, set at each connection
             with writer.together():
                 if reply_to:  # a request without a reply address is only acked
-                    exchange = "" if message.delivery_info.get("exchange") == "" else self.exchange_name
+                    exchange = "" if self._straight(message) else self.exchange_name
                     writer.add(reply_frames(message.channel, reply, exchange, reply_to))
                 message.ack()
         except Exception as exc:  # the broker connection: infrastructure, never the handler's result
             log.warning("rpc reply to %s not sent (%s: %s); the caller has timed out",
-                        _called(message), type(exc).__name__, exc)
+                        self._called(message), type(exc).__name__, exc)
         return result, exc_info
 
 

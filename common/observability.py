@@ -95,7 +95,7 @@ class Observability(DependencyProvider):
         """Every 15 s: outbox backlog and the depth of this service's RPC queue."""
         import eventlet
 
-        from common.rpc_client import RpcClient
+        from common.rpc_client import RPC_QUEUE, RpcClient
 
         db = next((d for d in self.container.dependencies if hasattr(d, "relay")), None)
         amqp_uri = config.get("AMQP_URI")
@@ -106,7 +106,7 @@ class Observability(DependencyProvider):
                 with RpcClient(amqp_uri, pool_size=1) as client:
                     chan = client._acquire(2)
                     try:
-                        depth = chan.channel.queue_declare(f"rpc-{self.service}", passive=True).method.message_count
+                        depth = chan.channel.queue_declare(RPC_QUEUE.format(self.service), passive=True).method.message_count
                         QUEUE_DEPTH.labels(self.service).set(depth)
                     finally:
                         client._release(chan)
