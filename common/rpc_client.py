@@ -9,7 +9,7 @@ default exchange, the method in the message's ``type`` property) and the reply s
 to the caller's queue, which is how the platform's ``rpc`` entrypoint
 (``common.nameko_support``) answers a request that came that way. nameko's own route,
 the ``nameko-rpc`` topic exchange both ways (routing key ``<service>.<method>``), costs
-the broker a topic match each way, about a tenth of a round trip. A service on nameko's
+the broker a topic match each way: up to a fifth of a round trip here, run to run. A service on nameko's
 stock ``@rpc`` (or an older version of ours during a deploy) cannot dispatch a request
 sent straight to its queue and answers ``MethodNotFound`` naming the queue, before
 running anything: the client then calls it through ``nameko-rpc`` (its reply queue is
