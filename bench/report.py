@@ -120,7 +120,7 @@ def machine(amqp_uri: str | None = None, pg_url: str | None = None) -> dict:
     except (OSError, StopIteration):
         pass
     packages = ("nameko", "eventlet", "kombu", "pika", "SQLAlchemy", "psycopg2-binary", "Flask", "flask-smorest",
-                "gunicorn", "gevent", "aiohttp", "redis")
+                "gunicorn", "gevent", "aiohttp", "uvloop", "redis")
     info["packages"] = {}
     for name in packages:
         try:

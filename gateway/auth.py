@@ -17,41 +17,47 @@ _SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 def reject_nul():
     """before_request: NUL characters cannot be stored or compared by PostgreSQL; refuse
     them wherever they appear (path, query, JSON body) with a 400."""
+    req = request._get_current_object()  # one context lookup, not one per attribute (every request)
     where = None
-    if "\x00" in request.path:
+    query = req.query_string
+    if "\x00" in req.path:
         where = "path"
-    elif "\x00" in request.query_string.decode("latin-1") or b"%00" in request.query_string:
+    elif query and (b"\x00" in query or b"%00" in query):
         where = "query"
-    elif request.content_length and (b"\\u0000" in request.get_data(cache=True) or b"\x00" in request.get_data(cache=True)):
-        where = "json"
+    elif req.content_length:
+        body = req.get_data(cache=True)
+        if b"\\u0000" in body or b"\x00" in body:
+            where = "json"
     if where:
         abort(400, message="NUL characters are not allowed", errors={where: {"_schema": ["contains a NUL character"]}})
 
 
 def load_identity():
     """before_request: set ``g.claims`` (None when anonymous) and ``g.session_id``."""
-    g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-    g.claims = None
-    header = request.headers.get("Authorization", "")
+    headers, ctx = request.headers, g._get_current_object()
+    ctx.request_id = headers.get("X-Request-Id") or uuid.uuid4().hex
+    ctx.claims = None
+    header = headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             abort(401, message="Authorization must be 'Bearer <token>'", headers=_challenge())
         try:
-            g.claims = tokens.decode(token.strip(), current_app.config["JWT_SECRET"])
+            ctx.claims = tokens.decode(token.strip(), current_app.config["JWT_SECRET"])
         except tokens.InvalidToken:
             abort(401, message="invalid or expired token", headers=_challenge("invalid_token"))
-    sid = request.headers.get(SESSION_HEADER) or request.cookies.get(SESSION_COOKIE)
-    g.new_session = not (sid and _SESSION_RE.match(sid))
-    g.session_id = uuid.uuid4().hex if g.new_session else sid
+    sid = headers.get(SESSION_HEADER) or request.cookies.get(SESSION_COOKIE)
+    ctx.new_session = not (sid and _SESSION_RE.match(sid))
+    ctx.session_id = uuid.uuid4().hex if ctx.new_session else sid
 
 
 def store_session(response):
     """after_request: hand a new anonymous session id back (cookie and header)."""
-    response.headers["X-Request-Id"] = g.get("request_id", "")
-    if g.get("new_session") and g.get("session_id") and request.path.startswith("/api/"):
-        response.headers[SESSION_HEADER] = g.session_id
-        response.set_cookie(SESSION_COOKIE, g.session_id, max_age=365 * 86400, httponly=True, samesite="Lax",
+    ctx = g._get_current_object()
+    response.headers["X-Request-Id"] = ctx.get("request_id", "")
+    if ctx.get("new_session") and ctx.get("session_id") and request.path.startswith("/api/"):
+        response.headers[SESSION_HEADER] = ctx.session_id
+        response.set_cookie(SESSION_COOKIE, ctx.session_id, max_age=365 * 86400, httponly=True, samesite="Lax",
                             secure=current_app.config.get("SECURE_COOKIES", False))
     return response
 

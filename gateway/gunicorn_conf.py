@@ -13,6 +13,10 @@ else:
     shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
+from gateway import http_response  # noqa: E402
+
+http_response.install()  # a response's headers and first body bytes in one write
+
 worker_class = os.environ.get("GATEWAY_WORKER_CLASS", "gevent")
 worker_connections = int(os.environ.get("GATEWAY_WORKER_CONNECTIONS", "2000"))
 timeout = 60

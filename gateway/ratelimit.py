@@ -13,6 +13,7 @@ platform, it must not take voting down with it.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import time
@@ -104,6 +105,7 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+@functools.lru_cache(maxsize=4096)  # parsed once per address seen recently, not per request
 def ip_key(address: str) -> str:
     """The client's address as a rate-limit key: IPv6 by /64 (one subscriber usually holds
     a whole /64 and could rotate through it), IPv4 as is."""

@@ -207,9 +207,22 @@ def question_totals(session, ends_after) -> list:
 
 def record_milestone(session, scope, subject_id, milestone) -> bool:
     """True the first time (scope, subject, milestone) is recorded, False ever after."""
-    stmt = _insert(session, Milestone).values(scope=scope, subject_id=subject_id, milestone=milestone,
-                                              reached_at=utcnow()).on_conflict_do_nothing()
-    return session.execute(stmt).rowcount == 1
+    return (subject_id, milestone) in record_milestones(session, scope, [(subject_id, milestone)])
+
+
+def record_milestones(session, scope, pairs) -> set:
+    """The (subject_id, milestone) pairs recorded now, in one statement (the others were
+    recorded before): for a batch of votes that crosses many proposals' milestones at once,
+    one round trip instead of one each."""
+    pairs = list(dict.fromkeys(pairs))
+    if not pairs:
+        return set()
+    now = utcnow()
+    stmt = _insert(session, Milestone).values(
+        [{"scope": scope, "subject_id": subject, "milestone": milestone, "reached_at": now}
+         for subject, milestone in pairs]).on_conflict_do_nothing()
+    rows = session.execute(stmt.returning(Milestone.subject_id, Milestone.milestone)).all()
+    return {(r.subject_id, r.milestone) for r in rows}
 
 
 def upsert_question(session, data):

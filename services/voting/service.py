@@ -87,6 +87,7 @@ class _Batch:
         self.proposals: dict = {}
         self.votes: dict = {}
         self.counters: dict = {}
+        self.milestones: list = []  # proposal milestones crossed: their events, recorded at the end
 
 
 def _voted(uow, state, v: "_VoteRequest", previous, ballot, action) -> dict:
@@ -236,7 +237,9 @@ class VotingService(HealthMixin):
         """Decide several prepared votes in arrival order against the proposals and votes
         read once for all (``store.lock_proposals``, ``store.votes_of_pairs``), keeping
         each proposal's counts in memory from one vote to the next; then write everything
-        at once with the question counters (``store.write_batch``, one round trip)."""
+        at once with the question counters (``store.write_batch``, one round trip), and the
+        proposals' milestones the batch crossed (``store.record_milestones``, one more when
+        any was)."""
         session = uow.session
         states = {r.id: _State(r) for r in store.lock_proposals(session, {v.proposal_id for _, v in prepared})}
         found = store.votes_of_pairs(session, {(v.proposal_id, v.voter_id) for _, v in prepared})
@@ -266,6 +269,14 @@ class VotingService(HealthMixin):
             proposals=[dict(values, pid=pid, emerged_at=states[pid].emerged_at)
                        for pid, values in batch.proposals.items()],
             counters={qid: c[0] for qid, c in batch.counters.items()})
+        if batch.milestones:  # proposals' milestones crossed by the batch: recorded in one statement
+            recorded = store.record_milestones(session, "proposal",
+                                               [(e["proposal_id"], e["milestone"]) for e in batch.milestones])
+            for event in batch.milestones:
+                key = (event["proposal_id"], event["milestone"])
+                if key in recorded:
+                    recorded.discard(key)  # once, should the batch cross it twice
+                    uow.emit("vote_milestone_reached", dump(schemas.VoteMilestoneReached, event))
         for question_id in sorted(totals):  # the question milestones the batch reached
             _, targets, votes_target = batch.counters[question_id]
             total = totals[question_id]
@@ -565,10 +576,12 @@ class VotingService(HealthMixin):
                 "top_score": s["top_score"].value, "top_score_lower_bound": s["top_score"].lower,
                 "agree_rate": s["rates"]["agree"]}))
         for milestone in domain.crossed(before_trusted, after_trusted, rules.vote_milestones):
-            if store.record_milestone(uow.session, "proposal", state.id, milestone):
-                uow.emit("vote_milestone_reached", dump(schemas.VoteMilestoneReached, {
-                    "scope": "proposal", "question_id": state.question_id, "proposal_id": state.id,
-                    "milestone": milestone, "votes": after_trusted, "votes_target": None}))
+            event = {"scope": "proposal", "question_id": state.question_id, "proposal_id": state.id,
+                     "milestone": milestone, "votes": after_trusted, "votes_target": None}
+            if batch is not None:
+                batch.milestones.append(event)
+            elif store.record_milestone(uow.session, "proposal", state.id, milestone):
+                uow.emit("vote_milestone_reached", dump(schemas.VoteMilestoneReached, event))
         if total is not None:
             self._question_milestones(uow, state.question_id, total, targets, votes_target)
 

@@ -334,6 +334,32 @@ def test_batches_count_question_milestones_once(services, rpc, events):
     assert rpc.voting.results(proposals[0]["id"])["votes"]["trusted"] == 9
 
 
+def test_one_batch_crossing_several_proposals_milestones_publishes_each_once(services, rpc, events):
+    """The batch path records the proposals' milestones it crossed in one statement: one
+    event per proposal and milestone, none again when a batch crosses a recorded one."""
+    recorder = events("voting", ["vote_milestone_reached"])
+    question = _question(rpc, votes_target=1000)  # question milestones out of the way
+    proposals = [_accepted(rpc, question, author=f"b{i}") for i in range(3)]
+    sessions = [voter() for _ in range(3)]
+    outcomes = rpc.voting.vote_batch([
+        {"voter": s, "proposal_id": p["id"], "data": {"key": "agree", "proposal_key": _keyed(rpc, s, p["id"])}}
+        for s in sessions for p in proposals])
+    assert [o["result"]["action"] for o in outcomes] == ["cast"] * 9
+    recorder.wait_for(lambda e: len(recorder.all) >= 3)
+    first = proposals[0]["id"]
+    assert rpc.voting.remove_vote(sessions[0], first)["action"] == "removed"  # 2 trusted votes: below 3
+    again = voter()
+    outcomes = rpc.voting.vote_batch([
+        {"voter": again, "proposal_id": first, "data": {"key": "agree", "proposal_key": _keyed(rpc, again, first)}},
+        {"voter": sessions[0], "proposal_id": proposals[1]["id"],
+         "data": {"key": "disagree", "proposal_key": _keyed(rpc, sessions[0], proposals[1]["id"])}}])  # no crossing
+    assert [o["result"]["action"] for o in outcomes] == ["cast", "changed"]
+    assert rpc.voting.results(first)["votes"]["trusted"] == 3  # the milestone 3 crossed a second time
+    time.sleep(1.0)
+    published = sorted((e["data"]["proposal_id"], e["data"]["milestone"], e["data"]["votes"]) for e in recorder.all)
+    assert published == sorted((p["id"], 3, 3) for p in proposals)
+
+
 def test_a_question_milestone_crossed_unseen_is_recorded_by_the_next_vote(services, rpc, events, db_urls):
     """Two votes on different proposals of a question, committed at once, each read the
     question's total without the other's vote: their sum can cross a milestone neither saw.
