@@ -80,7 +80,7 @@ def platform(smtp):
             os.environ, AMQP_URI=amqp_uri, DATABASE_URL=pg_base, SERVICES=",".join(RUNNABLE),
             RPC_TIMEOUT=str(RPC_TIMEOUT), OUTBOX_POLL_INTERVAL="0.2", PYTHONUNBUFFERED="1",
             JWT_SECRET=os.environ["JWT_SECRET"], VOTE_KEY_SECRET=os.environ["VOTE_KEY_SECRET"],
-            PYTHONPATH=os.getcwd(), EMERGENCE_MIN_TRUSTED_VOTES="5", VOTE_RATE_PER_VOTER="40",
+            PYTHONPATH=os.getcwd(), EMERGENCE_MIN_TRUSTED_VOTES="5", VOTE_RATE_PER_VOTER="40", VOTE_RATE_WINDOW="60",
             VOTE_RATE_PER_IP="100000", LOBBYING_MILESTONES="[2, 100]", SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(smtp.port), NOTIFICATIONS_SECRET="e2e-notifications-secret-0123456789",
             PUBLIC_URL="http://civic.test", MAIL_BACKOFF_BASE_SECONDS="1",
