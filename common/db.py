@@ -7,6 +7,7 @@ instead of stalling the whole process.
 import logging
 import os
 import threading
+import time
 
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
@@ -38,6 +39,7 @@ def make_green_if_needed() -> None:
 
 
 def make_engine(url: str, **kwargs) -> sa.Engine:
+    ping_after = kwargs.pop("ping_after_idle", float(os.environ.get("DB_PING_AFTER_IDLE", "5")))
     url = settings.sqlalchemy_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -56,9 +58,40 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
     make_green_if_needed()
     kwargs.setdefault("pool_size", int(os.environ.get("DB_POOL_SIZE", "10")))
     kwargs.setdefault("max_overflow", 5)
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_timeout", 5)
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        ping_when_idle(engine, ping_after)
+    return engine
+
+
+def ping_when_idle(engine: sa.Engine, after: float) -> None:
+    """``pool_pre_ping`` for the connections that have been idle in the pool ``after``
+    seconds or more. SQLAlchemy's pre-ping costs a round trip (``SELECT 1``) at every
+    checkout, one more per transaction; a connection that went back to the pool moments
+    ago is taken as it is. One the server dropped while it was idle (a restart, a failover,
+    an idle timeout) is replaced before use. One dropped within ``after`` seconds of its
+    last use fails its transaction, which SQLAlchemy then reports as a disconnect and
+    answers by recycling every connection of the pool (so one failure, not one per
+    connection)."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _taken(dbapi_connection, record, _proxy):
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since < after:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:  # the pool connects afresh and retries
+            raise sa.exc.DisconnectionError(f"connection dropped while idle: {exc}") from exc
 
 
 class UnitOfWork:

@@ -8,7 +8,10 @@ nameko's publisher writes for an event (JSON, persistent, ``message_id``, header
 order (one channel), same guarantee: a message counts as sent only once the broker has
 confirmed it. The frames of a batch's messages go to the socket in one write, not one
 write per message (each write on a loopback or LAN socket is a system call and a wake-up
-of the broker).
+of the broker). They are packed by common/amqp_frames.py, byte for byte what kombu's
+``Producer`` and py-amqp would write for the same message (tests/service/
+test_event_publisher.py compares them), without their per-message layers; a payload given
+as JSON text (the outbox row's) goes out as it is, not decoded and encoded again.
 
 ``publish_many`` never raises: it answers how many messages, counted from the first, the
 broker confirmed, and the error that stopped the rest (None when all were confirmed), so
@@ -23,7 +26,9 @@ import time
 import kombu
 from amqp import spec
 from amqp.method_framing import frame_writer
-from kombu import Exchange, Producer
+from kombu.utils.json import dumps
+
+from common.amqp_frames import publish_frames
 
 
 class MessageNacked(Exception):
@@ -105,7 +110,7 @@ class ConfirmedPublisher:
             connection.release()
             raise
         self._connection, self._channel, self._writes = connection, channel, writes
-        self._producer = Producer(channel, serializer="json", auto_declare=False)
+        self._frame_max = amqp_connection.frame_max
         self._declared: set = set()
         self._sent = 0  # delivery tags of this channel: 1, 2, ... in publish order
         self._acked_upto = 0  # every tag <= this one is acked (acks with ``multiple``)
@@ -153,8 +158,9 @@ class ConfirmedPublisher:
     # -- publishing ---------------------------------------------------------------------
     def publish_many(self, messages) -> tuple[int, Exception | None]:
         """``messages``: [(exchange: kombu.Exchange, routing_key, payload, headers,
-        message_id)]. Returns (confirmed, error): the first ``confirmed`` messages are
-        with the broker; ``error`` is why the others (if any) are not."""
+        message_id)], ``payload`` a JSON-serialisable value or its JSON text (str or
+        bytes, sent as it is). Returns (confirmed, error): the first ``confirmed`` messages
+        are with the broker; ``error`` is why the others (if any) are not."""
         messages = list(messages)
         if not messages:
             return 0, None
@@ -172,13 +178,14 @@ class ConfirmedPublisher:
             if self._connection is None:
                 self._open()
             first = self._sent + 1
+            channel_id = self._channel.channel_id
             for exchange, routing_key, payload, headers, message_id in messages:
                 self._writes.hold()
                 if exchange.name not in self._declared:
                     exchange(self._channel).declare()  # written after what is held, then answered
                     self._declared.add(exchange.name)
-                self._producer.publish(payload, exchange=exchange, routing_key=routing_key, headers=headers,
-                                       message_id=message_id, delivery_mode=2, retry=False)
+                self._writes.held.append(
+                    event_frames(channel_id, exchange.name, routing_key, payload, headers, message_id, self._frame_max))
                 self._sent += 1
             self._writes.release()
             last = self._sent
@@ -202,3 +209,20 @@ class ConfirmedPublisher:
         if done < len(messages):
             return done, MessageNacked(f"the broker refused message {done + 1} of {len(messages)}")
         return done, None
+
+
+def event_frames(channel_id: int, exchange: str, routing_key: str, payload, headers: dict | None,
+                 message_id: str | None, frame_max: int) -> bytes:
+    """The frames of one persistent event: what kombu's ``Producer(serializer="json")``
+    writes for ``publish(payload, headers=..., message_id=..., delivery_mode=2)``. A
+    ``payload`` that is JSON text (str or bytes) is the body as it is; anything else is
+    written by kombu's json serializer."""
+    if isinstance(payload, str):
+        body = payload.encode()
+    elif isinstance(payload, bytes):
+        body = payload
+    else:
+        body = dumps(payload).encode()
+    return publish_frames(channel_id, exchange, routing_key, body, frame_max, content_type="application/json",
+                          content_encoding="utf-8", headers=headers or {}, delivery_mode=2, priority=0,
+                          message_id=message_id)

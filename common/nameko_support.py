@@ -111,13 +111,15 @@ class Database(DependencyProvider):
     def _publish_many(self, messages):
         """The relay's rows as nameko events: exchange ``<source>.events``, routing key the
         event type, nameko's header prefix, ``message_id`` the event id."""
-        batch = []
-        for source, event_type, payload, headers in messages:
+        batch, prefixed = [], {}
+        for source, event_type, payload, headers, event_id in messages:
             exchange = self._exchanges.get(source)
             if exchange is None:
                 exchange = self._exchanges[source] = event_exchange(source)
-            extra = {f"{HEADER_PREFIX}.{k}": v for k, v in (headers or {}).items()}
-            batch.append((exchange, event_type, payload, extra, payload.get("event_id")))
+            extra = prefixed.get(id(headers))  # one dict per transaction's rows (OutboxRelay)
+            if extra is None:
+                extra = prefixed[id(headers)] = {f"{HEADER_PREFIX}.{k}": v for k, v in (headers or {}).items()}
+            batch.append((exchange, event_type, payload, extra, event_id))
         return self._publisher.publish_many(batch)
 
     def _relay_loop(self):

@@ -57,9 +57,11 @@ def write_outbox(session, table: sa.Table, rows: list) -> None:
 
 class OutboxRelay:
     """Moves outbox rows to the bus. ``publish_many([(source, event_type, payload,
-    headers), ...])`` takes a whole batch, in order, and answers ``(confirmed, error)``: how
-    many, from the first, the broker confirmed, and why not the rest (None when all were)
-    (common/event_publisher.py: one confirm wait per batch instead of one per event)."""
+    headers, event_id), ...])`` takes a whole batch, in order, and answers ``(confirmed,
+    error)``: how many, from the first, the broker confirmed, and why not the rest (None
+    when all were) (common/event_publisher.py: one confirm wait per batch instead of one
+    per event). ``payload`` is the row's JSON text, the message body as it is (not decoded
+    and encoded again); ``headers`` a dict."""
 
     def __init__(self, engine, table, publish_many, batch_size=100, retention=timedelta(days=7),
                  full_scan_interval=1.0):
@@ -85,7 +87,7 @@ class OutboxRelay:
         full = now - self._full_at >= self.full_scan_interval
         pending = t.c.published_at.is_(None)
         query = (
-            sa.select(t.c.id, t.c.source, t.c.event_type, t.c.payload, t.c.headers)
+            sa.select(t.c.id, t.c.event_id, t.c.source, t.c.event_type, t.c.payload, t.c.headers)
             .where(pending if full else sa.and_(pending, t.c.id > self._floor))
             .order_by(t.c.id)
             .limit(self.batch_size)
@@ -96,8 +98,12 @@ class OutboxRelay:
             query = query.with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
             rows = conn.execute(query).all()
+            headers: dict = {}  # the rows of one transaction share their headers: decoded once
+            for r in rows:
+                if r.headers not in headers:
+                    headers[r.headers] = json.loads(r.headers or "{}")
             done, failure = self.publish_many(
-                [(r.source, r.event_type, json.loads(r.payload), json.loads(r.headers or "{}")) for r in rows]
+                [(r.source, r.event_type, r.payload, headers[r.headers], r.event_id) for r in rows]
             ) if rows else (0, None)
             published = [row.id for row in rows[:done]]
             if failure is not None and done < len(rows):  # the rest waits for the next pass, in order

@@ -7,9 +7,10 @@ import uuid
 
 import pika
 import pytest
-from kombu import Exchange
+import kombu
+from kombu import Exchange, Producer
 
-from common.event_publisher import ConfirmedPublisher
+from common.event_publisher import ConfirmedPublisher, FrameHolder, event_frames
 from common.rpc_client import pika_parameters
 
 
@@ -52,6 +53,50 @@ def test_a_batch_is_published_in_order_and_confirmed(amqp_uri, broker):
     key, props, _ = got[0]
     assert key == "widget_made" and props.message_id == "e0" and props.delivery_mode == 2
     assert props.content_type == "application/json" and props.headers == {"nameko.call_id_stack": ["a.b.1"]}
+
+
+@pytest.mark.parametrize("payload, headers, message_id", [
+    ({"event_id": "e1", "data": {"title": "Vélo é ☃", "n": 3, "ok": True, "none": None}},
+     {"nameko.call_id_stack": ["gateway.vote.1", "voting.vote_batch.2"]}, "e1"),
+    ({"event_id": "e2"}, {}, "e2"),
+    ({"event_id": "e3"}, None, None),
+    ({"big": "x" * 300_000}, {"nameko.k": "v"}, "e4"),  # several body frames
+])
+def test_event_frames_are_what_kombus_producer_writes(amqp_uri, payload, headers, message_id):
+    connection = kombu.Connection(amqp_uri)
+    try:
+        channel = connection.channel()
+        amqp_connection = connection.connection
+        recorder = FrameHolder(amqp_connection)
+        recorder.held = []
+        direct, amqp_connection.frame_writer = amqp_connection.frame_writer, recorder.into_held
+        try:
+            Producer(channel, serializer="json", auto_declare=False).publish(
+                payload, exchange="x.events", routing_key="widget_made", headers=headers, message_id=message_id,
+                delivery_mode=2, retry=False)
+        finally:
+            amqp_connection.frame_writer = direct
+        kombus = b"".join(recorder.held)
+        args = (channel.channel_id, "x.events", "widget_made")
+        assert event_frames(*args, payload, headers, message_id, amqp_connection.frame_max) == kombus
+        # the outbox row's JSON text goes out as it is: the same bytes
+        assert event_frames(*args, json.dumps(payload), headers, message_id, amqp_connection.frame_max) == kombus
+        assert event_frames(*args, json.dumps(payload).encode(), headers, message_id,
+                            amqp_connection.frame_max) == kombus
+    finally:
+        connection.release()
+
+
+def test_a_json_text_payload_is_delivered_as_it_is(amqp_uri, broker):
+    exchange = Exchange(f"t{uuid.uuid4().hex[:8]}.events", type="topic", durable=True)
+    queue = _bind(broker, exchange.name)
+    publisher = ConfirmedPublisher(amqp_uri)
+    text = '{"event_id": "e1", "data": {"title": "V\\u00e9lo"}}'
+    assert publisher.publish_many([(exchange, "widget_made", text, {"nameko.k": "v"}, "e1")]) == (1, None)
+    publisher.close()
+    method, props, body = broker.basic_get(queue, auto_ack=True)
+    assert body == text.encode() and json.loads(body)["data"]["title"] == "Vélo"
+    assert props.message_id == "e1" and props.headers == {"nameko.k": "v"} and props.delivery_mode == 2
 
 
 class _CountingTransport:

@@ -59,11 +59,13 @@ class Recorder:
         self.fail_on = set(fail_on)
 
     def __call__(self, messages):
-        for i, (source, event_type, payload, headers) in enumerate(messages):
+        for i, (source, event_type, payload, headers, event_id) in enumerate(messages):
             self.attempt += 1
             if self.attempt in self.fail_on:
                 return i, PublishFailed(f"broker said no to message {self.attempt}")
-            self.calls.append({"source": source, "event_type": event_type, "payload": payload, "headers": headers})
+            assert isinstance(payload, str) and json.loads(payload)["event_id"] == event_id  # the row's text
+            self.calls.append({"source": source, "event_type": event_type, "payload": json.loads(payload),
+                               "headers": headers})
             self.sent()
         return len(messages), None
 
@@ -251,13 +253,14 @@ def test_a_batch_publisher_gets_the_whole_batch_and_only_what_it_confirmed_is_ma
     relay = OutboxRelay(db.engine, db.outbox, publish_many)
     with pytest.raises(PublishFailed):
         relay.relay_batch()
-    assert [m[2]["event_id"] for m in batches[0]] == ids  # the whole batch, in order, in one call
+    assert [m[4] for m in batches[0]] == ids  # the whole batch, in order, in one call
+    assert [json.loads(m[2]) for m in batches[0]] == envelopes  # each row's JSON text
     assert batches[0][0][0] == "outboxtest" and batches[0][0][1] == "widget_made"
     assert batches[0][0][3] == {"call_id_stack": ["x.y.1"]}
     state = [(r.published_at is not None, r.attempts) for r in rows(db)]
     assert state == [(True, 0), (True, 0), (False, 1), (False, 0), (False, 0)]
     assert relay.relay_batch() == 3
-    assert [m[2]["event_id"] for m in batches[1]] == ids[2:]
+    assert [m[4] for m in batches[1]] == ids[2:]
     assert relay.pending() == 0
 
 
