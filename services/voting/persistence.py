@@ -9,6 +9,7 @@ that votes on one question do not all queue behind one row.
 import json
 import random
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -448,6 +449,47 @@ def lock_proposals(session, proposal_ids) -> list:
     if is_postgres(session):
         query = query.with_for_update(of=p)
     return session.connection().execute(query).all()
+
+
+_BATCH_LOCK_SQL = "SELECT 1 FROM proposals WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR UPDATE"
+_BATCH_READ_SQL = (
+    "SELECT p.id, p.question_id, p.author_id, p.status, p.counts, p.votes_trusted, p.emerged_at, "
+    "q.id AS q_id, q.country AS q_country, q.language AS q_language, q.starts_at AS q_starts_at, "
+    "q.ends_at AS q_ends_at, q.votes_target AS q_votes_target, "
+    "(SELECT json_agg(json_build_array(r.voter, v.key, v.qualifications, v.trusted, v.sequence)) "
+    " FROM unnest(CAST(:pair_pids AS text[]), CAST(:pair_voters AS text[])) AS r(pid, voter) "
+    " JOIN votes v ON v.proposal_id = r.pid AND v.voter = r.voter WHERE r.pid = p.id) AS votes "
+    "FROM proposals p LEFT JOIN questions q ON q.id = p.question_id "
+    "WHERE p.id = ANY(CAST(:ids AS text[])) ORDER BY p.id")
+_BATCH_READ_TYPES = dict(counts=sa.JSON, votes=sa.JSON, emerged_at=sa.DateTime(timezone=True),
+                         q_starts_at=sa.DateTime(timezone=True), q_ends_at=sa.DateTime(timezone=True))
+
+
+class PairVote(NamedTuple):
+    key: str
+    qualifications: list
+    trusted: bool
+    sequence: bool
+
+
+def lock_batch(session, pairs) -> tuple[list, dict]:
+    """A batch's reads: its proposals locked and read (``lock_proposals``' rows) and the
+    votes of its (proposal_id, voter) ``pairs`` ({pair: vote with key, qualifications,
+    trusted, sequence}, pairs without a vote absent; ``votes_of_pairs``). On PostgreSQL in
+    one round trip: the lock, then the read, which sees every vote committed before the
+    locks were granted (a statement of its own, so a snapshot of its own)."""
+    if not pairs:
+        return [], {}
+    proposal_ids = sorted({pid for pid, _ in pairs})
+    if not is_postgres(session):
+        return lock_proposals(session, proposal_ids), votes_of_pairs(session, pairs)
+    ordered = sorted(pairs)
+    rows = session.connection().execute(
+        _statement("batch-read", [_BATCH_LOCK_SQL, _BATCH_READ_SQL], _BATCH_READ_TYPES),
+        {"ids": proposal_ids, "pair_pids": [pid for pid, _ in ordered], "pair_voters": [v for _, v in ordered]}).all()
+    found = {(row.id, voter): PairVote(key, quals, trusted, sequence)
+             for row in rows for voter, key, quals, trusted, sequence in (row.votes or ())}
+    return rows, found
 
 
 def votes_of_pairs(session, pairs) -> dict:

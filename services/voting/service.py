@@ -69,7 +69,7 @@ def _prepare_vote(voter, proposal_id, data) -> _VoteRequest:
 
 
 class _State:
-    """A proposal's locked row (``store.lock_proposals``), mutable: a batch keeps its
+    """A proposal's locked row (``store.lock_batch``), mutable: a batch keeps its
     counts from one vote to the next."""
 
     __slots__ = store.LOCKED_COLUMNS
@@ -235,14 +235,14 @@ class VotingService(HealthMixin):
 
     def _cast_batch(self, uow, prepared, rules, outcomes) -> None:
         """Decide several prepared votes in arrival order against the proposals and votes
-        read once for all (``store.lock_proposals``, ``store.votes_of_pairs``), keeping
+        read once for all (``store.lock_batch``, one round trip), keeping
         each proposal's counts in memory from one vote to the next; then write everything
         at once with the question counters (``store.write_batch``, one round trip), and the
         proposals' milestones the batch crossed (``store.record_milestones``, one more when
         any was)."""
         session = uow.session
-        states = {r.id: _State(r) for r in store.lock_proposals(session, {v.proposal_id for _, v in prepared})}
-        found = store.votes_of_pairs(session, {(v.proposal_id, v.voter_id) for _, v in prepared})
+        locked, found = store.lock_batch(session, {(v.proposal_id, v.voter_id) for _, v in prepared})
+        states = {r.id: _State(r) for r in locked}
         current = {pair: _ballot(r.key, r.qualifications, r.trusted, r.sequence) for pair, r in found.items()}
         batch = _Batch()
         for i, v in prepared:

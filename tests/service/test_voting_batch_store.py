@@ -1,5 +1,5 @@
-"""services/voting/persistence.py's batch statements (lock_proposals, votes_of_pairs,
-write_batch) on the real PostgreSQL (one multi-statement round trip over arrays) and on
+"""services/voting/persistence.py's batch statements (lock_batch, lock_proposals,
+votes_of_pairs, write_batch) on the real PostgreSQL (one multi-statement round trip over arrays) and on
 SQLite (the development fallback, statement by statement): same results on both."""
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -83,6 +83,33 @@ def test_batch_reads_and_writes(engine):
         assert store.aware(p[ids[2]].emerged_at) == NOW - timedelta(hours=1)  # an earlier emergence is kept
 
 
+def test_a_batch_reads_its_proposals_and_votes_at_once(engine):
+    with Session(engine) as session, session.begin():
+        qid, ids = _seed(session)
+        for pid, voter, key, quals, trusted in ((ids[0], "s:a", "disagree", ["impossible"], True),
+                                                (ids[0], "u:b", "agree", [], False),
+                                                (ids[2], "s:a", "neutral", ["doNotCare"], True),
+                                                (ids[1], "s:other", "agree", [], True)):  # not asked for
+            session.execute(sa.insert(store.Vote.__table__).values(
+                proposal_id=pid, question_id=qid, voter=voter, key=key, qualifications=quals, trusted=trusted,
+                sequence=voter == "u:b", created_at=NOW, updated_at=NOW))
+        pairs = {(ids[2], "s:a"), (ids[0], "s:a"), (ids[0], "u:b"), (ids[0], "s:none"), (ids[1], "s:a"),
+                 ("unknown", "s:a")}
+        rows, found = store.lock_batch(session, pairs)
+        assert [r.id for r in rows] == [ids[0], ids[1], ids[2]]  # id order, unknown ids absent
+        assert rows[0].q_id == qid and rows[0].q_country == "FR" and rows[0].counts == store.empty_counts()
+        assert store.aware(rows[2].emerged_at) == NOW - timedelta(hours=1) and rows[1].emerged_at is None
+        assert {pair: (v.key, v.qualifications, v.trusted, v.sequence) for pair, v in found.items()} == {
+            (ids[0], "s:a"): ("disagree", ["impossible"], True, False),
+            (ids[0], "u:b"): ("agree", [], False, True),
+            (ids[2], "s:a"): ("neutral", ["doNotCare"], True, False)}
+        # the same as the two reads it stands for
+        assert [tuple(getattr(r, c) for c in store.LOCKED_COLUMNS) for r in rows] == \
+            [tuple(getattr(r, c) for c in store.LOCKED_COLUMNS) for r in store.lock_proposals(session, set(ids))]
+        assert set(found) == set(store.votes_of_pairs(session, pairs))
+        assert store.lock_batch(session, set()) == ([], {})
+
+
 def test_an_empty_batch_writes_nothing(engine):
     with Session(engine) as session, session.begin():
         _seed(session)
@@ -132,3 +159,35 @@ def test_a_proposal_first_seen_by_two_transactions_is_created_once(db_urls):
     other.join(10)
     engine.dispose()
     assert found["status"] == "pending"
+
+
+def test_a_batch_waiting_for_a_lock_reads_the_votes_committed_meanwhile(db_urls):
+    """A batch whose proposal is locked by another transaction (a single vote, another
+    batch) waits, then reads that transaction's vote: it must not count the voter twice."""
+    import threading
+
+    engine = make_engine(db_urls["voting"])
+    with Session(engine) as session, session.begin():
+        qid, ids = _seed(session)
+    got = {}
+    try:
+        with Session(engine) as first, first.begin():
+            rows, found = store.lock_batch(first, {(ids[0], "s:racer")})  # holds the lock until it commits
+            assert [r.id for r in rows] == [ids[0]] and found == {}
+            first.execute(sa.insert(store.Vote.__table__).values(
+                proposal_id=ids[0], question_id=qid, voter="s:racer", key="agree", qualifications=[], trusted=True,
+                sequence=False, created_at=NOW, updated_at=NOW))
+
+            def second():
+                with Session(engine) as session, session.begin():
+                    got["rows"], got["found"] = store.lock_batch(session, {(ids[0], "s:racer")})
+
+            other = threading.Thread(target=second)
+            other.start()
+            other.join(0.5)
+            assert other.is_alive()  # waiting for the first transaction's lock
+        other.join(10)
+    finally:
+        engine.dispose()
+    assert [r.id for r in got["rows"]] == [ids[0]]
+    assert got["found"][(ids[0], "s:racer")].key == "agree"  # committed while the batch waited: seen
