@@ -49,10 +49,32 @@ def add_to_outbox(session, table: sa.Table, envelope: dict, headers: dict | None
     write_outbox(session, table, [outbox_row(envelope, headers)])
 
 
+_COLUMNS = ("event_id", "source", "event_type", "payload", "headers", "created_at")
+_inserts: dict = {}
+
+
+def _insert_over_arrays(table: sa.Table) -> sa.TextClause:
+    """PostgreSQL: the rows as one array per column, unnested in order (cached per table).
+    SQLAlchemy's multi-row insert costs about twice the client CPU (it processes and
+    renders every row's parameters at each call)."""
+    stmt = _inserts.get(table.name)
+    if stmt is None:
+        arrays = ", ".join(f"CAST(:{c} AS {'timestamptz' if c == 'created_at' else 'text'}[])" for c in _COLUMNS)
+        stmt = _inserts[table.name] = sa.text(
+            f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}, attempts) SELECT {', '.join('r.' + c for c in _COLUMNS)}, 0 "
+            f"FROM unnest({arrays}) WITH ORDINALITY AS r({', '.join(_COLUMNS)}, n) ORDER BY r.n")
+    return stmt
+
+
 def write_outbox(session, table: sa.Table, rows: list) -> None:
     """Insert outbox rows (``outbox_row``) in one statement, in order (ids follow it)."""
-    if rows:
-        session.connection().execute(table.insert(), rows)
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_insert_over_arrays(table), {c: [row[c] for row in rows] for c in _COLUMNS})
+    else:
+        connection.execute(table.insert(), rows)
 
 
 class OutboxRelay:

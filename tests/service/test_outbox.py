@@ -175,7 +175,7 @@ def test_relay_is_woken_only_after_a_commit_with_events(db):
 
 def test_several_events_of_one_transaction_keep_their_order(db):
     with db.unit_of_work() as uow:
-        envelopes = [uow.emit(f"step_{i}", {"i": i}) for i in range(5)]
+        envelopes = [uow.emit(f"step_{i}", {"i": i}) for i in range(50)]
     assert [r.event_id for r in rows(db)] == [e["event_id"] for e in envelopes]
 
 
