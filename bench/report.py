@@ -163,10 +163,34 @@ def machine(amqp_uri: str | None = None, pg_url: str | None = None) -> dict:
     return info
 
 
+def cpu_speed(runs: int = 7) -> float:
+    """Milliseconds one core takes for a fixed piece of pure-Python work (integer
+    arithmetic, a dict, JSON both ways), median of ``runs``. These machines are shared and
+    the CPU they give varies from one hour to the next (2x between runs of the same code
+    has been seen): this index, taken as a figure starts, says how fast the machine was
+    then. Lower is faster; compare figures of different runs only with it."""
+    import json
+    import statistics
+    import time
+
+    doc = {"id": "b2c4", "counts": {k: {i: 0 for i in ("agree", "disagree", "neutral")} for k in ("all", "trusted")}}
+    times = []
+    for _ in range(runs):
+        t0 = time.process_time()
+        total = 0
+        for i in range(60_000):
+            total += i * i % 7
+        for _ in range(1_500):
+            json.loads(json.dumps(doc))
+        times.append((time.process_time() - t0) * 1000)
+    return statistics.median(times)
+
+
 def machine_short(m: dict) -> str:
     load = os.getloadavg()[0]
     return (f"Machine: `{m.get('platform')}`, {m.get('cpus')} CPUs ({m.get('cpu_model', '?')}), {m.get('ram_gb', '?')} GB "
-            f"RAM (versions in the summary); load average {load:.1f} when this figure started.")
+            f"RAM (versions in the summary); load average {load:.1f} and CPU speed index {cpu_speed():.0f} ms "
+            "(`bench.report.cpu_speed`: lower is faster) when this figure started.")
 
 
 def machine_line(m: dict) -> str:

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from bench.loadgen import arrival_times
-from bench.report import data_line, insert_section, read_data
+from bench.report import cpu_speed, data_line, insert_section, machine_short, read_data
 from bench.stats import Spread, percentile, percentiles
 
 
@@ -62,3 +62,14 @@ def test_section_data_round_trips_through_the_markdown():
     line = data_line("rpc", {"ratio": 1.25, "met": True, "nan": float("nan")})
     text = insert_section("# Benchmarks\n", "rpc", "## rpc\n\n" + line)
     assert read_data(text) == {"rpc": {"ratio": 1.25, "met": True, "nan": None}}
+
+
+def test_cpu_speed_is_the_median_run_in_milliseconds_and_shows_in_the_machine_line(monkeypatch):
+    import time
+
+    clock = iter([0.0, 0.010, 1.0, 1.030, 2.0, 2.020])  # runs of 10, 30 and 20 ms of CPU
+    monkeypatch.setattr(time, "process_time", lambda: next(clock))
+    assert cpu_speed(runs=3) == pytest.approx(20.0)
+    clock = iter([0.0, 0.045] * 7)
+    assert "CPU speed index 45 ms" in machine_short({"platform": "p", "cpus": 2})
+
