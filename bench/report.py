@@ -164,11 +164,12 @@ def machine(amqp_uri: str | None = None, pg_url: str | None = None) -> dict:
 
 
 def cpu_speed(runs: int = 7) -> float:
-    """Milliseconds one core takes for a fixed piece of pure-Python work (integer
-    arithmetic, a dict, JSON both ways), median of ``runs``. These machines are shared and
-    the CPU they give varies from one hour to the next (2x between runs of the same code
-    has been seen): this index, taken as a figure starts, says how fast the machine was
-    then. Lower is faster; compare figures of different runs only with it."""
+    """Milliseconds of CPU time a fixed piece of pure-Python work takes (integer
+    arithmetic, a dict, JSON both ways), median of ``runs``. These machines are virtual and
+    shared, and the speed of their cores varies from one hour to the next (2x between runs
+    of the same code has been seen, without any steal time reported): this index, taken as
+    a figure starts, says how fast a core was then. Lower is faster. It is CPU time, so
+    other processes competing for the cores do not move it (the load average shows those)."""
     import json
     import statistics
     import time
@@ -186,10 +187,13 @@ def cpu_speed(runs: int = 7) -> float:
     return statistics.median(times)
 
 
-def machine_short(m: dict) -> str:
+def machine_short(m: dict, speed: float | None = None) -> str:
+    """The figure's machine line: call it as the figure starts, or pass the ``speed``
+    (``cpu_speed()``) taken then."""
     load = os.getloadavg()[0]
+    speed = cpu_speed() if speed is None else speed
     return (f"Machine: `{m.get('platform')}`, {m.get('cpus')} CPUs ({m.get('cpu_model', '?')}), {m.get('ram_gb', '?')} GB "
-            f"RAM (versions in the summary); load average {load:.1f} and CPU speed index {cpu_speed():.0f} ms "
+            f"RAM (versions in the summary); load average {load:.1f} and CPU speed index {speed:.0f} ms "
             "(`bench.report.cpu_speed`: lower is faster) when this figure started.")
 
 

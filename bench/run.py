@@ -90,9 +90,10 @@ def main(argv=None) -> int:
             from bench import rpc
 
             t0 = time.monotonic()
+            speed = report.cpu_speed()  # as the figure starts (the machine line is written after)
             r = rpc.run(quick=args.quick)
             m = r["machine"]
-            text, data = rpc.render(r, report.machine_short(m), time.monotonic() - t0)
+            text, data = rpc.render(r, report.machine_short(m, speed), time.monotonic() - t0)
             data["mode"] = mode
             data["machine"] = report.machine_line(m)
             report.write_section("rpc", text + "\n\n" + report.data_line("rpc", data), doc)

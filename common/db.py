@@ -39,7 +39,7 @@ def make_green_if_needed() -> None:
 
 
 def make_engine(url: str, **kwargs) -> sa.Engine:
-    ping_after = kwargs.pop("ping_after_idle", float(os.environ.get("DB_PING_AFTER_IDLE", "5")))
+    ping_after = kwargs.pop("ping_after_idle", None)
     url = settings.sqlalchemy_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -60,7 +60,9 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
     kwargs.setdefault("max_overflow", 5)
     kwargs.setdefault("pool_timeout", 5)
     engine = sa.create_engine(url, **kwargs)
-    if not kwargs.get("pool_pre_ping"):
+    if not kwargs.get("pool_pre_ping"):  # SQLAlchemy's own pre-ping, when asked for, checks every checkout
+        if ping_after is None:
+            ping_after = float(os.environ.get("DB_PING_AFTER_IDLE", "5"))
         ping_when_idle(engine, ping_after)
     return engine
 
@@ -69,11 +71,12 @@ def ping_when_idle(engine: sa.Engine, after: float) -> None:
     """``pool_pre_ping`` for the connections that have been idle in the pool ``after``
     seconds or more. SQLAlchemy's pre-ping costs a round trip (``SELECT 1``) at every
     checkout, one more per transaction; a connection that went back to the pool moments
-    ago is taken as it is. One the server dropped while it was idle (a restart, a failover,
-    an idle timeout) is replaced before use. One dropped within ``after`` seconds of its
-    last use fails its transaction, which SQLAlchemy then reports as a disconnect and
-    answers by recycling every connection of the pool (so one failure, not one per
-    connection)."""
+    ago is taken as it is. When a check fails (the server restarted, failed over or ended
+    an idle session), every connection of the pool opened before is replaced, as with
+    pre-ping. The price: on a service busy enough that no connection stays idle that long,
+    the transactions that start on a dropped connection before the first of them fails
+    (a restart seen by a few requests, where pre-ping hid it) fail with it; that first
+    failure is reported as a disconnect, and SQLAlchemy then renews the whole pool."""
 
     @sa.event.listens_for(engine, "connect")
     def _connected(_dbapi_connection, record):
@@ -90,8 +93,8 @@ def ping_when_idle(engine: sa.Engine, after: float) -> None:
             return
         try:
             engine.dialect.do_ping(dbapi_connection)
-        except engine.dialect.loaded_dbapi.Error as exc:  # the pool connects afresh and retries
-            raise sa.exc.DisconnectionError(f"connection dropped while idle: {exc}") from exc
+        except engine.dialect.loaded_dbapi.Error as exc:  # the pool connects afresh, the others too
+            raise sa.exc.InvalidatePoolError(f"connection dropped while idle: {exc}") from exc
 
 
 class UnitOfWork:

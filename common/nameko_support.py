@@ -116,10 +116,12 @@ class Database(DependencyProvider):
             exchange = self._exchanges.get(source)
             if exchange is None:
                 exchange = self._exchanges[source] = event_exchange(source)
-            extra = prefixed.get(id(headers))  # one dict per transaction's rows (OutboxRelay)
-            if extra is None:
-                extra = prefixed[id(headers)] = {f"{HEADER_PREFIX}.{k}": v for k, v in (headers or {}).items()}
-            batch.append((exchange, event_type, payload, extra, event_id))
+            # OutboxRelay gives the rows of one transaction the same dict: prefixed once (the
+            # cache holds the dict too, so that its id cannot be reused within the call)
+            held = prefixed.get(id(headers))
+            if held is None or held[0] is not headers:
+                held = prefixed[id(headers)] = (headers, {f"{HEADER_PREFIX}.{k}": v for k, v in (headers or {}).items()})
+            batch.append((exchange, event_type, payload, held[1], event_id))
         return self._publisher.publish_many(batch)
 
     def _relay_loop(self):

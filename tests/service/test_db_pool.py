@@ -43,8 +43,8 @@ def url(pg_base_url):
 def engine_factory(url):
     engines = []
 
-    def make(after):
-        engine = make_engine(url, pool_size=1, max_overflow=0, ping_after_idle=after)
+    def make(after, size=1):
+        engine = make_engine(url, pool_size=size, max_overflow=0, ping_after_idle=after)
         engines.append(engine)
         return engine
 
@@ -75,3 +75,29 @@ def test_pings_are_skipped_only_while_recent(url, engine_factory):
     pid = _backend_pid(engine)
     _drop(url, pid)
     assert _backend_pid(engine) != pid
+
+
+def test_a_failed_check_renews_the_whole_pool(url, engine_factory):
+    """The connection checked (idle long enough) was dropped: the others of the pool,
+    dropped too but used moments ago and so not checked, are replaced as well."""
+    engine = engine_factory(after=0.5, size=2)
+    first, second = engine.connect(), engine.connect()
+    pids = {conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() for conn in (first, second)}
+    first.close()
+    time.sleep(0.6)
+    second.close()  # back in the pool just now: it will not be checked
+    for pid in pids:
+        _drop(url, pid)
+    with engine.connect() as a, engine.connect() as b:  # the pool is FIFO: the idle one comes first
+        got = {conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() for conn in (a, b)}
+    assert len(got) == 2 and not got & pids
+
+
+def test_sqlalchemys_own_pre_ping_when_asked_for(url):
+    engine = make_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True, ping_after_idle=60)
+    try:
+        pid = _backend_pid(engine)
+        _drop(url, pid)
+        assert _backend_pid(engine) != pid  # checked at every checkout, idle or not
+    finally:
+        engine.dispose()

@@ -538,3 +538,24 @@ def test_an_outbox_write_failing_at_commit_rolls_the_change_back(db):
             uow._rows[-1]["event_id"] = first["event_id"]  # an id already in the outbox: unique violation
     assert [r.event_id for r in rows(db)] == [first["event_id"]]
     assert count(db, WIDGETS) == 0
+
+
+def test_each_event_goes_out_with_the_headers_of_its_own_transaction(db):
+    """nameko_support.Database turns a relay pass's rows into events: nameko's header
+    prefix, the event id as message id, each row's own headers (rows of one transaction
+    share them)."""
+    import types
+
+    envelopes = (emit(db, 2, headers={"call_id_stack": ["a.x.1"]}) + emit(db, 1, headers={"call_id_stack": ["b.y.2"]})
+                 + emit(db, 2, headers={"call_id_stack": ["a.x.1"]}))
+    sent = []
+    provider = Database.__new__(Database)
+    provider._exchanges = {}
+    provider._publisher = types.SimpleNamespace(publish_many=lambda batch: (sent.extend(batch), (len(batch), None))[1])
+    assert OutboxRelay(db.engine, db.outbox, provider._publish_many).relay_batch() == 5
+    assert [m[4] for m in sent] == [e["event_id"] for e in envelopes]
+    assert [json.loads(m[2]) for m in sent] == envelopes
+    assert {m[0].name for m in sent} == {"outboxtest.events"} and {m[1] for m in sent} == {"widget_made"}
+    stacks = [m[3] for m in sent]
+    assert stacks == [{"nameko.call_id_stack": ["a.x.1"]}] * 2 + [{"nameko.call_id_stack": ["b.y.2"]}] + \
+        [{"nameko.call_id_stack": ["a.x.1"]}] * 2
