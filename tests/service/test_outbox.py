@@ -559,3 +559,18 @@ def test_each_event_goes_out_with_the_headers_of_its_own_transaction(db):
     stacks = [m[3] for m in sent]
     assert stacks == [{"nameko.call_id_stack": ["a.x.1"]}] * 2 + [{"nameko.call_id_stack": ["b.y.2"]}] + \
         [{"nameko.call_id_stack": ["a.x.1"]}] * 2
+
+
+def test_the_relay_on_sqlite_development_databases(tmp_path):
+    """SQLite (development runs): the Core statements, in batches, in order, each row once."""
+    sqlite = ServiceStore("outboxtest", METADATA, f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+    METADATA.create_all(sqlite.engine)
+    try:
+        envelopes = emit(sqlite, 3) + emit(sqlite, 3, headers={"call_id_stack": ["x.y.1"]})
+        publish = Recorder()
+        relay = OutboxRelay(sqlite.engine, sqlite.outbox, publish, batch_size=4)
+        assert [relay.relay_batch() for _ in range(3)] == [4, 2, 0]
+        assert publish.event_ids == [e["event_id"] for e in envelopes] and relay.pending() == 0
+        assert [c["headers"] for c in publish.calls] == [{}] * 3 + [{"call_id_stack": ["x.y.1"]}] * 3
+    finally:
+        sqlite.dispose()
