@@ -78,13 +78,11 @@ def ping_when_idle(engine: sa.Engine, after: float) -> None:
     (a restart seen by a few requests, where pre-ping hid it) fail with it; that first
     failure is reported as a disconnect, and SQLAlchemy then renews the whole pool."""
 
-    @sa.event.listens_for(engine, "connect")
-    def _connected(_dbapi_connection, record):
+    def _idle_from_now(_dbapi_connection, record):  # a new connection, or one back in the pool
         record.info["idle_since"] = time.monotonic()
 
-    @sa.event.listens_for(engine, "checkin")
-    def _returned(_dbapi_connection, record):
-        record.info["idle_since"] = time.monotonic()
+    sa.event.listen(engine, "connect", _idle_from_now)
+    sa.event.listen(engine, "checkin", _idle_from_now)
 
     @sa.event.listens_for(engine, "checkout")
     def _taken(dbapi_connection, record, _proxy):

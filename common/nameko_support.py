@@ -119,7 +119,7 @@ class Database(DependencyProvider):
             # OutboxRelay gives the rows of one transaction the same dict: prefixed once (the
             # cache holds the dict too, so that its id cannot be reused within the call)
             held = prefixed.get(id(headers))
-            if held is None or held[0] is not headers:
+            if held is None:
                 held = prefixed[id(headers)] = (headers, {f"{HEADER_PREFIX}.{k}": v for k, v in (headers or {}).items()})
             batch.append((exchange, event_type, payload, held[1], event_id))
         return self._publisher.publish_many(batch)

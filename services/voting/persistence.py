@@ -330,17 +330,20 @@ def voters_with_key(session, proposal_id, key, after=None, limit=1000):
 # (one round trip), then the outbox row. On PostgreSQL each group is sent as one
 # multi-statement query: the statements still run in order, each with its own snapshot, so
 # the read that follows the FOR UPDATE sees every vote committed before the lock was granted.
+# what a vote reads of its proposal (p) and the proposal's question (q_*), single or batched
+LOCKED_COLUMNS = ("id", "question_id", "author_id", "status", "counts", "votes_trusted", "emerged_at", "q_id",
+                  "q_country", "q_language", "q_starts_at", "q_ends_at", "q_votes_target")
+_LOCKED_SELECT = ", ".join(f"q.{name[2:]} AS {name}" if name.startswith("q_") else f"p.{name}"
+                           for name in LOCKED_COLUMNS)
+_LOCKED_TYPES = dict(counts=sa.JSON, emerged_at=sa.DateTime(timezone=True), q_starts_at=sa.DateTime(timezone=True),
+                     q_ends_at=sa.DateTime(timezone=True))
 _LOCK_SQL = "SELECT 1 FROM proposals WHERE id = :lock_id FOR UPDATE"
 _READ_SQL = (
-    "SELECT p.id, p.question_id, p.author_id, p.status, p.counts, p.votes_trusted, p.emerged_at, "
-    "q.id AS q_id, q.country AS q_country, q.language AS q_language, q.starts_at AS q_starts_at, "
-    "q.ends_at AS q_ends_at, q.votes_target AS q_votes_target, v.key AS v_key, "
+    f"SELECT {_LOCKED_SELECT}, v.key AS v_key, "
     "v.qualifications AS v_qualifications, v.trusted AS v_trusted, v.sequence AS v_sequence "
     "FROM proposals p LEFT JOIN questions q ON q.id = p.question_id "
     "LEFT JOIN votes v ON v.proposal_id = p.id AND v.voter = :voter WHERE p.id = :pid")
-_READ_TYPES = dict(counts=sa.JSON, emerged_at=sa.DateTime(timezone=True), q_starts_at=sa.DateTime(timezone=True),
-                   q_ends_at=sa.DateTime(timezone=True), v_qualifications=sa.JSON, v_trusted=sa.Boolean,
-                   v_sequence=sa.Boolean)
+_READ_TYPES = dict(_LOCKED_TYPES, v_qualifications=sa.JSON, v_trusted=sa.Boolean, v_sequence=sa.Boolean)
 _VOTE_SQL = {
     "insert": "INSERT INTO votes (proposal_id, question_id, voter, user_id, key, qualifications, trusted, sequence, "
               "created_at, updated_at) VALUES (:pid, :qid, :voter, :user_id, :key, :quals, :trusted, :seq, :now, :now)",
@@ -431,12 +434,10 @@ def vote_rows_of_voter(session, voter) -> list:
 
 
 # -- a batch of votes (vote_batch) -------------------------------------------------------------------
-# However many votes: the proposals locked and read in one statement (in id order, so
-# concurrent batches never deadlock), the voters' votes read in one, and every write (new
-# votes, changed votes, the proposals' counts and scores) sent as one multi-statement query
-# of set-based statements over arrays.
-LOCKED_COLUMNS = ("id", "question_id", "author_id", "status", "counts", "votes_trusted", "emerged_at", "q_id",
-                  "q_country", "q_language", "q_starts_at", "q_ends_at", "q_votes_target")
+# However many votes: the proposals locked (in id order, so concurrent batches never
+# deadlock) and read with the voters' votes in one round trip, and every write (new votes,
+# changed votes, the proposals' counts and scores) sent as one multi-statement query of
+# set-based statements over arrays.
 
 
 def lock_proposals(session, proposal_ids) -> list:
@@ -453,16 +454,13 @@ def lock_proposals(session, proposal_ids) -> list:
 
 _BATCH_LOCK_SQL = "SELECT 1 FROM proposals WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR UPDATE"
 _BATCH_READ_SQL = (
-    "SELECT p.id, p.question_id, p.author_id, p.status, p.counts, p.votes_trusted, p.emerged_at, "
-    "q.id AS q_id, q.country AS q_country, q.language AS q_language, q.starts_at AS q_starts_at, "
-    "q.ends_at AS q_ends_at, q.votes_target AS q_votes_target, "
+    f"SELECT {_LOCKED_SELECT}, "
     "(SELECT json_agg(json_build_array(r.voter, v.key, v.qualifications, v.trusted, v.sequence)) "
     " FROM unnest(CAST(:pair_pids AS text[]), CAST(:pair_voters AS text[])) AS r(pid, voter) "
     " JOIN votes v ON v.proposal_id = r.pid AND v.voter = r.voter WHERE r.pid = p.id) AS votes "
     "FROM proposals p LEFT JOIN questions q ON q.id = p.question_id "
     "WHERE p.id = ANY(CAST(:ids AS text[])) ORDER BY p.id")
-_BATCH_READ_TYPES = dict(counts=sa.JSON, votes=sa.JSON, emerged_at=sa.DateTime(timezone=True),
-                         q_starts_at=sa.DateTime(timezone=True), q_ends_at=sa.DateTime(timezone=True))
+_BATCH_READ_TYPES = dict(_LOCKED_TYPES, votes=sa.JSON)
 
 
 class PairVote(NamedTuple):
