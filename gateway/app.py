@@ -48,6 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         STREAM_KEEPALIVE=settings.env_float("STREAM_KEEPALIVE", 15.0),
         PROPOSAL_CACHE_SIZE=settings.env_int("PROPOSAL_CACHE_SIZE", 10000),
         PROPOSAL_CACHE_TTL=settings.env_float("PROPOSAL_CACHE_TTL", 60.0),
+        VOTE_LANE=settings.env_bool("VOTE_LANE", True),
         JSON_SORT_KEYS=False,
     )
     app.config.update(LOG_FORMAT=os.environ.get("LOG_FORMAT", "json"))
@@ -78,4 +79,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         response.headers["Cache-Control"] = "no-cache"
         return response
     init_observability(app)
+    if app.config["VOTE_LANE"]:  # ordinary votes answered without Flask's request machinery
+        from gateway.vote_lane import VoteLane
+
+        app.wsgi_app = VoteLane(app, app.wsgi_app)
     return app

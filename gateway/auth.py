@@ -3,15 +3,18 @@ session id for callers without an account (header ``X-Session-Id`` or cookie ``s
 import functools
 import re
 import uuid
+from typing import NamedTuple
 
 from flask import current_app, g, request
 from flask_smorest import abort
+from werkzeug.http import dump_cookie
 
 from common import tokens
 
 SESSION_HEADER = "X-Session-Id"
 SESSION_COOKIE = "sid"
 _SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+SESSION_MAX_AGE = 365 * 86400
 
 
 def reject_nul():
@@ -32,33 +35,71 @@ def reject_nul():
         abort(400, message="NUL characters are not allowed", errors={where: {"_schema": ["contains a NUL character"]}})
 
 
+class BadAuthorization(Exception):
+    """An ``Authorization`` header that is not a valid bearer token (a 401)."""
+
+    def __init__(self, message: str, error: str | None = None):
+        super().__init__(message)
+        self.message, self.error = message, error
+
+
+class Identity(NamedTuple):
+    request_id: str
+    claims: dict | None
+    session_id: str
+    new_session: bool
+
+
+def identify(request_id: str | None, authorization: str | None, session: str | None, secret: str) -> Identity:
+    """Who sends a request, from its ``X-Request-Id``, ``Authorization`` and anonymous
+    session id (header, else cookie): what ``load_identity`` puts on ``g``, and what the
+    votes' lane (gateway/vote_lane.py) reads without Flask. Raises ``BadAuthorization``."""
+    claims = None
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise BadAuthorization("Authorization must be 'Bearer <token>'")
+        try:
+            claims = tokens.decode(token.strip(), secret)
+        except tokens.InvalidToken:
+            raise BadAuthorization("invalid or expired token", "invalid_token") from None
+    new_session = not (session and _SESSION_RE.match(session))
+    return Identity(request_id or uuid.uuid4().hex, claims, uuid.uuid4().hex if new_session else session, new_session)
+
+
 def load_identity():
     """before_request: set ``g.claims`` (None when anonymous) and ``g.session_id``."""
     headers, ctx = request.headers, g._get_current_object()
-    ctx.request_id = headers.get("X-Request-Id") or uuid.uuid4().hex
+    ctx.request_id = headers.get("X-Request-Id") or uuid.uuid4().hex  # known to the 401's log line too
     ctx.claims = None
-    header = headers.get("Authorization", "")
-    if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            abort(401, message="Authorization must be 'Bearer <token>'", headers=_challenge())
-        try:
-            ctx.claims = tokens.decode(token.strip(), current_app.config["JWT_SECRET"])
-        except tokens.InvalidToken:
-            abort(401, message="invalid or expired token", headers=_challenge("invalid_token"))
-    sid = headers.get(SESSION_HEADER) or request.cookies.get(SESSION_COOKIE)
-    ctx.new_session = not (sid and _SESSION_RE.match(sid))
-    ctx.session_id = uuid.uuid4().hex if ctx.new_session else sid
+    try:
+        who = identify(ctx.request_id, headers.get("Authorization", ""),
+                       headers.get(SESSION_HEADER) or request.cookies.get(SESSION_COOKIE), current_app.config["JWT_SECRET"])
+    except BadAuthorization as exc:
+        abort(401, message=exc.message, headers=_challenge(exc.error))
+    ctx.claims, ctx.session_id, ctx.new_session = who.claims, who.session_id, who.new_session
+
+
+def session_headers(request_id: str, session_id: str | None, new_session: bool, path: str, secure: bool) -> list:
+    """The headers every answer carries (its request id) and, for a new anonymous session
+    on the API, the session id handed back (header and cookie): [(name, value)]."""
+    out = [("X-Request-Id", request_id or "")]
+    if new_session and session_id and path.startswith("/api/"):
+        out.append((SESSION_HEADER, session_id))
+        out.append(("Set-Cookie", dump_cookie(SESSION_COOKIE, session_id, max_age=SESSION_MAX_AGE, httponly=True,
+                                              samesite="Lax", secure=secure)))
+    return out
 
 
 def store_session(response):
     """after_request: hand a new anonymous session id back (cookie and header)."""
     ctx = g._get_current_object()
-    response.headers["X-Request-Id"] = ctx.get("request_id", "")
-    if ctx.get("new_session") and ctx.get("session_id") and request.path.startswith("/api/"):
-        response.headers[SESSION_HEADER] = ctx.session_id
-        response.set_cookie(SESSION_COOKIE, ctx.session_id, max_age=365 * 86400, httponly=True, samesite="Lax",
-                            secure=current_app.config.get("SECURE_COOKIES", False))
+    for name, value in session_headers(ctx.get("request_id", ""), ctx.get("session_id"), ctx.get("new_session"),
+                                       request.path, current_app.config.get("SECURE_COOKIES", False)):
+        if name == "Set-Cookie":
+            response.headers.add(name, value)
+        else:
+            response.headers[name] = value
     return response
 
 

@@ -24,11 +24,23 @@ access = logging.getLogger("civic.access")
 
 class RequestFilter(logging.Filter):
     def filter(self, record):
+        if getattr(record, "request_id", None) is not None:  # given by the caller (gateway/vote_lane.py)
+            return True
         try:
             record.request_id = g.get("request_id")
         except RuntimeError:  # outside a request
             record.request_id = None
         return True
+
+
+def record_request(method: str, route: str, path: str, status: int, elapsed: float, request_id=None) -> None:
+    """An answered request: its latency by route and status, and its access-log line."""
+    REQUEST_SECONDS.labels(method, route, str(status)).observe(elapsed)
+    if route != "/api/v1/stream":
+        extra = {"method": method, "path": path, "status": status, "ms": round(elapsed * 1000, 2)}
+        if request_id is not None:
+            extra["request_id"] = request_id
+        access.info("request", extra=extra)
 
 
 def init_observability(app):
@@ -46,12 +58,8 @@ def init_observability(app):
     def _record(response):
         started = g.get("started")
         if started is not None and request.path != "/metrics":
-            elapsed = time.perf_counter() - started
-            route = request.url_rule.rule if request.url_rule else "unmatched"
-            REQUEST_SECONDS.labels(request.method, route, str(response.status_code)).observe(elapsed)
-            if route != "/api/v1/stream":
-                access.info("request", extra={"method": request.method, "path": request.path,
-                                              "status": response.status_code, "ms": round(elapsed * 1000, 2)})
+            record_request(request.method, request.url_rule.rule if request.url_rule else "unmatched", request.path,
+                           response.status_code, time.perf_counter() - started)
         return response
 
     @app.get("/metrics")

@@ -97,12 +97,18 @@ class RateLimiter:
 
 def client_ip() -> str:
     """The client address; behind a trusted proxy set TRUSTED_PROXY_HOPS."""
-    hops = current_app.config.get("TRUSTED_PROXY_HOPS", 0)
+    return address_of(request.headers.get("X-Forwarded-For", ""), request.remote_addr,
+                      current_app.config.get("TRUSTED_PROXY_HOPS", 0))
+
+
+def address_of(forwarded_for: str | None, remote_addr: str | None, hops: int) -> str:
+    """The client address: the peer's, or with ``hops`` trusted proxies in front, the
+    address the outermost of them saw (``X-Forwarded-For``, counted from the right)."""
     if hops:
-        forwarded = [p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",") if p.strip()]
+        forwarded = [p.strip() for p in (forwarded_for or "").split(",") if p.strip()]
         if len(forwarded) >= hops:
             return forwarded[-hops]
-    return request.remote_addr or "unknown"
+    return remote_addr or "unknown"
 
 
 @functools.lru_cache(maxsize=4096)  # parsed once per address seen recently, not per request
@@ -127,19 +133,22 @@ def client_key(user_id: str | None, session_id: str | None) -> str:
     return f"user:{user_id}" if user_id else f"session:{session_id}"
 
 
-def _per_client(name: str, user_id, session_id, per_client: str, per_ip: str, window: str, what: str):
-    if current_app.extensions.get("ratelimit") is None:
+def _per_client(name: str, user_id, session_id, per_client: str, per_ip: str, window: str, what: str,
+                app=None, ip: str | None = None):
+    app = app or current_app
+    if app.extensions.get("ratelimit") is None:
         return None
-    cfg = current_app.config
+    cfg = app.config
     return Admission(((f"{name}:{client_key(user_id, session_id)}", cfg[per_client]),
-                      (f"{name}:ip:{ip_key(client_ip())}", cfg[per_ip])), cfg[window], what)
+                      (f"{name}:ip:{ip_key(client_ip() if ip is None else ip)}", cfg[per_ip])), cfg[window], what)
 
 
-def vote_admission(user_id: str | None, session_id: str | None) -> Admission | None:
+def vote_admission(user_id: str | None, session_id: str | None, app=None, ip: str | None = None) -> Admission | None:
     """The limits a vote counts against (per account or session, per IP); None when no
-    limiter is set."""
+    limiter is set. ``app`` and ``ip`` when called outside a request context
+    (gateway/vote_lane.py)."""
     return _per_client("vote", user_id, session_id, "VOTE_RATE_PER_VOTER", "VOTE_RATE_PER_IP", "VOTE_RATE_WINDOW",
-                       "votes")
+                       "votes", app, ip)
 
 
 def similar_admission(user_id: str | None, session_id: str | None) -> Admission | None:

@@ -48,16 +48,16 @@ def _observe_batch(service, method):
     return observe
 
 
-def batcher(service: str, method: str) -> BatchCaller | None:
+def batcher(service: str, method: str, app=None) -> BatchCaller | None:
     """The app's batch caller of ``service.method`` (made on first use, over the app's
     RPC client, admitting items through the app's rate limiter); None when batching is
-    off (``RPC_BATCH_MAX`` <= 1) or paused."""
-    app = current_app
+    off (``RPC_BATCH_MAX`` <= 1) or paused. ``app`` outside a request context."""
+    app = app or current_app
     if app.config["RPC_BATCH_MAX"] <= 1:
         return None
     limiter = app.extensions.get("ratelimit")
     found = once(app, ("batcher", service, method), lambda: BatchCaller(
-        rpc(), service, method, max_batch=app.config["RPC_BATCH_MAX"], flushers=app.config["RPC_BATCH_FLUSHERS"],
+        app.extensions["rpc"], service, method, max_batch=app.config["RPC_BATCH_MAX"], flushers=app.config["RPC_BATCH_FLUSHERS"],
         timeout=app.config["RPC_TIMEOUT"], max_wait=app.config["RPC_BATCH_MAX_WAIT"],
         observe=_observe_batch(service, method), admit=limiter.admit if limiter is not None else None))
     return found if found.enabled else None

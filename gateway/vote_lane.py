@@ -1,0 +1,158 @@
+"""The votes' lane: ``PUT /api/v1/proposals/<id>/vote`` answered without Flask's request
+machinery when the request is an ordinary one.
+
+A vote is the platform's hottest request (figure 2 of docs/benchmarks.md: 1,000/s on two
+cores). Under that load the gateway spent ~0.4 ms of CPU per vote in Flask itself (the
+request and application contexts, URL matching, five hooks, webargs, flask-smorest's
+response wrapper, the response object) out of ~0.9 ms, the largest share of the machine.
+This WSGI middleware (``app.wsgi_app = VoteLane(app, app.wsgi_app)``, ``VOTE_LANE``, on by
+default) serves an ordinary vote with the same parts the Flask view uses, called
+directly:
+
+- who is calling: ``auth.identify`` (request id, bearer token, anonymous session);
+- the body: parsed as JSON and loaded with the view's own schema (``schemas.VoteRequest``);
+- the vote: the app's batch caller of ``voting.vote_batch`` with the vote's rate limits
+  (``rpc.batcher``, ``ratelimit.vote_admission``), as ``call_batched`` does;
+- the answer: ``schemas.Vote`` dumped by the app's JSON provider, with the headers
+  ``auth.session_headers`` gives, the latency metric and the access-log line
+  (``observability.record_request``).
+
+Anything else goes to Flask unchanged, the body put back first: another method or path, a
+query string, a body that is not a small JSON object valid for the schema, a NUL anywhere,
+an ``Authorization`` header that is not a valid bearer token, batching off or paused. Those
+requests then get Flask's answer (the same 400, 401, ...), which is what the view would
+have given. An answer that is not a 200 (the service refused the vote, a 429, a 503, or the
+batch failed and the vote is sent alone) is made by Flask too, in a request context built
+for it with the identity already read, through the same error mapping, handlers and
+``after_request`` hooks: only the ordinary 200 is built here. tests/unit/test_vote_lane.py
+sends every case through the app with and without the lane and compares the answers.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+
+from flask import g
+from marshmallow import ValidationError
+
+from common import contracts
+from common.rpc_client import RemoteError, ServiceUnavailable
+from gateway import auth, schemas
+from gateway.batching import Overloaded, RetryAlone
+from gateway.observability import REFUSED, record_request
+from gateway.ratelimit import RateLimited, address_of, vote_admission
+
+PATH = re.compile(r"/api/v1/proposals/([^/]+)/vote")
+ROUTE = "/api/v1/proposals/<proposal_id>/vote"
+MAX_BODY = 4096  # a vote is ~150 bytes; anything larger is Flask's to judge
+
+
+class VoteLane:
+    def __init__(self, app, wsgi_app):
+        self.app, self.wsgi_app = app, wsgi_app
+        self.request_schema = contracts.schema(schemas.VoteRequest)
+        self.response_schema = contracts.schema(schemas.Vote)
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") != "PUT" or environ.get("QUERY_STRING"):
+            return self.wsgi_app(environ, start_response)
+        path = environ.get("PATH_INFO", "")
+        match = PATH.fullmatch(path)
+        if match is None or not path.isascii() or "\x00" in path:
+            return self.wsgi_app(environ, start_response)
+        started = time.perf_counter()
+        vote = self._read(environ)
+        if vote is None:
+            return self.wsgi_app(environ, start_response)
+        body, data, who, caller = vote
+        proposal_id = match.group(1)
+        app = self.app
+        voter = {"user_id": who.claims["sub"] if who.claims else None, "session_id": who.session_id}
+        ip = address_of(environ.get("HTTP_X_FORWARDED_FOR"), environ.get("REMOTE_ADDR"),
+                        app.config.get("TRUSTED_PROXY_HOPS", 0))
+        try:
+            result = caller.call({"voter": voter, "proposal_id": proposal_id, "data": data},
+                                 admission=vote_admission(voter["user_id"], voter["session_id"], app, ip))
+        except Exception as exc:  # noqa: BLE001 - every other answer is Flask's to make
+            return self._in_flask(environ, start_response, who, started, voter, proposal_id, data, exc)
+        payload = (app.json.dumps(self.response_schema.dump(result), separators=(",", ":")) + "\n").encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        headers += auth.session_headers(who.request_id, who.session_id, who.new_session, path,
+                                        app.config.get("SECURE_COOKIES", False))
+        start_response("200 OK", headers)
+        record_request("PUT", ROUTE, path, 200, time.perf_counter() - started, who.request_id)
+        return [payload]
+
+    def _read(self, environ):
+        """(body, loaded vote, identity, batch caller) of an ordinary vote; otherwise None,
+        with the body (if read) put back for Flask."""
+        from gateway.rpc import batcher
+
+        if (environ.get("CONTENT_TYPE") or "").partition(";")[0].strip().lower() != "application/json":
+            return None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        if not 0 < length <= MAX_BODY or environ.get("HTTP_TRANSFER_ENCODING"):
+            return None
+        caller = batcher("voting", "vote_batch", self.app)
+        if caller is None:
+            return None
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if the vote goes there
+        if len(body) != length or b"\x00" in body or b"\\u0000" in body:
+            return None
+        try:
+            raw = json.loads(body)
+            if not isinstance(raw, dict):
+                return None
+            data = self.request_schema.load(raw)
+        except (ValueError, ValidationError):  # not JSON, not UTF-8, not a valid vote
+            return None
+        session = environ.get("HTTP_X_SESSION_ID")
+        if not session and environ.get("HTTP_COOKIE"):
+            from werkzeug.http import parse_cookie
+
+            session = parse_cookie(environ).get(auth.SESSION_COOKIE)
+        try:
+            who = auth.identify(environ.get("HTTP_X_REQUEST_ID"), environ.get("HTTP_AUTHORIZATION"), session,
+                                self.app.config["JWT_SECRET"])
+        except auth.BadAuthorization:
+            return None
+        return body, data, who, caller
+
+    def _in_flask(self, environ, start_response, who, started, voter, proposal_id, data, exc):
+        """Any answer but the ordinary 200, made by Flask as the view would make it."""
+        from gateway.rpc import call
+
+        from gateway.errors import remote_to_http, unavailable_to_http
+        from gateway.ratelimit import too_many
+
+        app = self.app
+        with app.request_context(environ):
+            g.request_id, g.claims, g.session_id, g.new_session = who
+            g.started = started
+            try:
+                try:
+                    if isinstance(exc, RetryAlone):  # admitted already: not counted twice
+                        rv = app.json.response(self.response_schema.dump(
+                            call("voting", "vote", voter, proposal_id, data)))
+                    elif isinstance(exc, RateLimited):
+                        too_many(exc)
+                    elif isinstance(exc, RemoteError):
+                        remote_to_http(exc)
+                    elif isinstance(exc, ServiceUnavailable):
+                        if isinstance(exc, Overloaded):
+                            REFUSED.labels("voting", "vote_batch").inc()
+                        unavailable_to_http(exc)
+                    else:
+                        raise exc
+                except Exception as error:  # what Flask's full_dispatch_request does
+                    rv = app.handle_user_exception(error)
+                response = app.finalize_request(rv)
+            except Exception as error:
+                response = app.handle_exception(error)
+            return response(environ, start_response)
