@@ -80,7 +80,12 @@ def create_app(overrides: dict | None = None) -> Flask:
         return response
     init_observability(app)
     if app.config["VOTE_LANE"]:  # ordinary votes answered without Flask's request machinery
-        from gateway.vote_lane import VoteLane
+        from gateway.vote_lane import VoteLane, checks_it_skips
 
-        app.wsgi_app = VoteLane(app, app.wsgi_app)
+        skipped = checks_it_skips(app)
+        if skipped:
+            logging.getLogger(__name__).warning("votes' lane off: Flask checks %s, which the lane does not",
+                                                ", ".join(skipped))
+        else:
+            app.wsgi_app = VoteLane(app, app.wsgi_app)
     return app

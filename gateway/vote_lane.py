@@ -19,13 +19,20 @@ directly:
 
 Anything else goes to Flask unchanged, the body put back first: another method or path, a
 query string, a body that is not a small JSON object valid for the schema, a NUL anywhere,
-an ``Authorization`` header that is not a valid bearer token, batching off or paused. Those
+an ``Authorization`` header that is not a valid bearer token, batching off or paused, or
+anything the lane fails to read. Those
 requests then get Flask's answer (the same 400, 401, ...), which is what the view would
-have given. An answer that is not a 200 (the service refused the vote, a 429, a 503, or the
-batch failed and the vote is sent alone) is made by Flask too, in a request context built
+have given. An answer that is not a 200 (the service refused the vote, a 429, a 503, the
+batch failed and the vote is sent alone, or the 200 could not be built) is made by Flask too, in a request context built
 for it with the identity already read, through the same error mapping, handlers and
 ``after_request`` hooks: only the ordinary 200 is built here. tests/unit/test_vote_lane.py
 sends every case through the app with and without the lane and compares the answers.
+
+Not done here, so the lane is not installed while they would apply (``checks_it_skips``):
+Flask's ``TRUSTED_HOSTS``, ``SERVER_NAME`` host matching and ``MAX_CONTENT_LENGTH``. Not
+done for the votes it answers: Flask's ``request_started``/``request_finished`` signals
+and any ``before_request``/``after_request`` hook added to the app later than the ones
+above (a new hook that must apply to votes goes in the lane as well).
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ import time
 
 from flask import g
 from marshmallow import ValidationError
+from werkzeug.sansio.http import parse_cookie
 
 from common import contracts
 from common.rpc_client import RemoteError, ServiceUnavailable
@@ -47,6 +55,12 @@ from gateway.ratelimit import RateLimited, address_of, vote_admission
 PATH = re.compile(r"/api/v1/proposals/([^/]+)/vote")
 ROUTE = "/api/v1/proposals/<proposal_id>/vote"
 MAX_BODY = 4096  # a vote is ~150 bytes; anything larger is Flask's to judge
+
+
+def checks_it_skips(app) -> list:
+    """The Flask settings that would refuse requests the lane answers (it builds no URL
+    adapter and reads the body itself): the lane is not installed while any is set."""
+    return [name for name in ("TRUSTED_HOSTS", "SERVER_NAME", "MAX_CONTENT_LENGTH") if app.config.get(name)]
 
 
 class VoteLane:
@@ -63,31 +77,43 @@ class VoteLane:
         if match is None or not path.isascii() or "\x00" in path:
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
-        vote = self._read(environ)
+        try:
+            vote = self._read(environ)
+        except Exception:  # noqa: BLE001 - whatever the lane cannot read, Flask judges
+            vote = None
         if vote is None:
             return self.wsgi_app(environ, start_response)
-        body, data, who, caller = vote
+        data, who, caller = vote
         proposal_id = match.group(1)
         app = self.app
         voter = {"user_id": who.claims["sub"] if who.claims else None, "session_id": who.session_id}
-        ip = address_of(environ.get("HTTP_X_FORWARDED_FOR"), environ.get("REMOTE_ADDR"),
-                        app.config.get("TRUSTED_PROXY_HOPS", 0))
         try:
+            ip = address_of(environ.get("HTTP_X_FORWARDED_FOR"), environ.get("REMOTE_ADDR"),
+                            app.config.get("TRUSTED_PROXY_HOPS", 0))
             result = caller.call({"voter": voter, "proposal_id": proposal_id, "data": data},
                                  admission=vote_admission(voter["user_id"], voter["session_id"], app, ip))
+            payload = (app.json.dumps(self.response_schema.dump(result), **self._json_args()) + "\n").encode()
+            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+            headers += auth.session_headers(who.request_id, who.session_id, who.new_session, path,
+                                            app.config.get("SECURE_COOKIES", False))
+            record_request("PUT", ROUTE, path, 200, time.perf_counter() - started, who.request_id)
         except Exception as exc:  # noqa: BLE001 - every other answer is Flask's to make
             return self._in_flask(environ, start_response, who, started, voter, proposal_id, data, exc)
-        payload = (app.json.dumps(self.response_schema.dump(result), separators=(",", ":")) + "\n").encode()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-        headers += auth.session_headers(who.request_id, who.session_id, who.new_session, path,
-                                        app.config.get("SECURE_COOKIES", False))
         start_response("200 OK", headers)
-        record_request("PUT", ROUTE, path, 200, time.perf_counter() - started, who.request_id)
         return [payload]
 
+    def _json_args(self) -> dict:
+        """What Flask's JSON provider passes for a response (``jsonify``): indented in debug
+        mode or when ``compact`` is False, compact otherwise."""
+        provider = self.app.json
+        compact = getattr(provider, "compact", None)
+        if (compact is None and self.app.debug) or compact is False:
+            return {"indent": 2}
+        return {"separators": (",", ":")}
+
     def _read(self, environ):
-        """(body, loaded vote, identity, batch caller) of an ordinary vote; otherwise None,
-        with the body (if read) put back for Flask."""
+        """(loaded vote, identity, batch caller) of an ordinary vote; otherwise None, with
+        the body (if read) put back for Flask."""
         from gateway.rpc import batcher
 
         if (environ.get("CONTENT_TYPE") or "").partition(";")[0].strip().lower() != "application/json":
@@ -106,23 +132,21 @@ class VoteLane:
         if len(body) != length or b"\x00" in body or b"\\u0000" in body:
             return None
         try:
-            raw = json.loads(body)
+            raw = json.loads(body.decode("utf-8"))  # as webargs reads it: strict UTF-8, then JSON
             if not isinstance(raw, dict):
                 return None
             data = self.request_schema.load(raw)
-        except (ValueError, ValidationError):  # not JSON, not UTF-8, not a valid vote
+        except (ValueError, ValidationError):  # not UTF-8, not JSON, not a valid vote
             return None
         session = environ.get("HTTP_X_SESSION_ID")
         if not session and environ.get("HTTP_COOKIE"):
-            from werkzeug.http import parse_cookie
-
-            session = parse_cookie(environ).get(auth.SESSION_COOKIE)
+            session = parse_cookie(environ["HTTP_COOKIE"]).get(auth.SESSION_COOKIE)  # as request.cookies does
         try:
             who = auth.identify(environ.get("HTTP_X_REQUEST_ID"), environ.get("HTTP_AUTHORIZATION"), session,
                                 self.app.config["JWT_SECRET"])
         except auth.BadAuthorization:
             return None
-        return body, data, who, caller
+        return data, who, caller
 
     def _in_flask(self, environ, start_response, who, started, voter, proposal_id, data, exc):
         """Any answer but the ordinary 200, made by Flask as the view would make it."""

@@ -65,7 +65,8 @@ class Limiter:
 
 
 def make(lane: bool, **config):
-    app = create_app({"VOTE_LANE": lane, "TESTING": True, "JWT_SECRET": SECRET, "SERVICES": ["voting"], **config})
+    # not TESTING: an exception is answered as in production (Flask's 500), not raised to the test
+    app = create_app({"VOTE_LANE": lane, "JWT_SECRET": SECRET, "SERVICES": ["voting"], **config})
     app.extensions["rpc"] = Rpc()
     app.extensions["ratelimit"] = Limiter()
     caller = app.extensions[("batcher", "voting", "vote_batch")] = Caller()
@@ -102,20 +103,21 @@ def gen(value):
 
 
 def normalized(resp):
-    """(status, [(header, value)], json), the ids the gateway made up replaced by a mark."""
+    """(status, [(header, value)], body bytes, json), the ids the gateway made up replaced
+    by a mark."""
     headers = [(name, gen(value) if name in ("X-Request-Id", "X-Session-Id", "Set-Cookie") else value)
                for name, value in resp.headers.items()]
-    return resp.status, headers, resp.get_json(silent=True)
+    return resp.status, headers, gen(resp.get_data(as_text=True)), resp.get_json(silent=True)
 
 
 def send(app, method="PUT", path=PATH, data=None, headers=None, content_type="application/json",
-         query_string=None, cookies=None):
-    client = app.test_client()
+         query_string=None, cookies=None, environ=None):
+    client = app.test_client(use_cookies=environ is None)  # a raw Cookie header in ``environ`` is kept
     for name, value in (cookies or {}).items():
         client.set_cookie(name, value)
     return client.open(path, method=method, data=body() if data is None else data, query_string=query_string,
                        headers=headers if headers is not None else {"X-Session-Id": SID, "X-Request-Id": "r-1"},
-                       content_type=content_type)
+                       content_type=content_type, environ_overrides=environ)
 
 
 def both(caplog, outcome=OK, rpc_outcome=OK, config=None, **request):
@@ -146,7 +148,7 @@ def both(caplog, outcome=OK, rpc_outcome=OK, config=None, **request):
 def test_an_anonymous_vote_is_answered_by_the_lane_as_flask_would(caplog):
     lane = both(caplog)
     assert not lane["flask"]
-    status, headers, payload = lane["answer"]
+    status, headers, raw, payload = lane["answer"]
     assert status == "200 OK" and payload == OK
     assert headers == [("Content-Type", "application/json"), ("Content-Length", str(len(json.dumps(OK,
                        separators=(",", ":"))) + 1)), ("X-Request-Id", "r-1")]
@@ -161,6 +163,12 @@ def test_a_new_session_gets_its_id_back_from_the_lane(caplog):
     names = [h[0] for h in lane["answer"][1]]
     assert names == ["Content-Type", "Content-Length", "X-Request-Id", "X-Session-Id", "Set-Cookie"]
     assert dict(lane["answer"][1])["Set-Cookie"].startswith("sid=<gen>;")
+
+
+def test_a_cookie_that_is_not_utf8_does_not_stop_the_lane(caplog):
+    lane = both(caplog, headers={}, environ={"HTTP_COOKIE": "a=\xff; sid=" + SID})  # as gunicorn decodes it
+    assert not lane["flask"] and lane["answer"][0] == "200 OK"
+    assert lane["items"][0]["voter"]["session_id"] == SID
 
 
 def test_the_session_cookie_and_a_proposal_key_are_read_by_the_lane(caplog):
@@ -199,6 +207,9 @@ def test_the_client_address_behind_a_trusted_proxy_is_the_same(caplog):
     pytest.param({"data": b"\xff\xfe"}, id="not-utf8"),
     pytest.param({"data": b""}, id="empty-body"),
     pytest.param({"data": body(proposal_key="k" * 5000)}, id="large-body"),
+    pytest.param({"data": b"\xef\xbb\xbf" + body()}, id="utf8-bom"),
+    pytest.param({"data": body()[:-1] + b', "proposal_key": "\xed\xa0\x80"}'}, id="surrogate-bytes"),
+    pytest.param({"data": b"[" * 2000 + b"]" * 2000}, id="deep-nesting"),
     pytest.param({"content_type": "text/plain"}, id="not-json-type"),
     pytest.param({"query_string": {"x": "1"}}, id="query-string"),
     pytest.param({"path": "/api/v1/proposals/a%00b/vote"}, id="nul-in-path"),
@@ -231,7 +242,7 @@ def test_batching_off_leaves_votes_to_flask(caplog):
 ])
 def test_refusals_are_made_by_flask_with_the_identity_the_lane_read(caplog, outcome):
     lane = both(caplog, outcome=outcome, headers={})  # a new session: its id must be the one sent
-    status, headers, payload = lane["answer"]
+    status, headers, raw, payload = lane["answer"]
     assert not status.startswith("200")
     assert payload["code"] == int(status[:3])
     assert dict(headers)["X-Session-Id"] == "<gen>"
@@ -250,7 +261,7 @@ def test_a_new_sessions_refusal_carries_the_session_id_the_vote_was_sent_with():
 
 def test_a_batch_that_failed_whole_is_sent_alone_once(caplog):
     lane = both(caplog, outcome=RetryAlone())
-    assert lane["answer"][0] == "200 OK" and lane["answer"][2] == OK
+    assert lane["answer"][0] == "200 OK" and lane["answer"][3] == OK
     assert [(c[0], c[1], c[2]) for c in lane["rpc"]] == [
         ("voting", "vote", ({"user_id": None, "session_id": SID}, PID, {"key": "agree", "qualifications": ["realistic"]}))]
     assert lane["rpc"][0][3] == {"nameko.call_id_stack": ["gateway.r-1"]}
@@ -262,8 +273,25 @@ def test_a_batch_that_failed_whole_then_refused_alone(caplog):
 
 
 def test_an_unexpected_failure_is_flasks_500(caplog):
-    lane = both(caplog, outcome=ZeroDivisionError("bug"), config={"PROPAGATE_EXCEPTIONS": False})
-    assert lane["answer"][0].startswith("500")
+    lane = both(caplog, outcome=ZeroDivisionError("bug"))
+    assert lane["answer"][0].startswith("500") and lane["answer"][3]["code"] == 500
+    assert lane["access"] == [("PUT", PATH, 500, "r-1")]
+
+
+def test_a_200_that_cannot_be_built_is_flasks_500(caplog):
+    lane = both(caplog, outcome={"qualifications": 5})  # the Vote schema cannot dump it
+    assert lane["answer"][0].startswith("500") and len(lane["items"]) == 1
+
+
+def test_debug_mode_indents_the_answer_as_flask_does(caplog):
+    lane = both(caplog, config={"DEBUG": True})
+    assert not lane["flask"] and "\n  " in lane["answer"][2]
+
+
+@pytest.mark.parametrize("setting", [{"SERVER_NAME": "civic.example"}, {"TRUSTED_HOSTS": ["civic.example"]},
+                                     {"MAX_CONTENT_LENGTH": 1024}])
+def test_the_lane_stays_off_while_flask_checks_it_would_skip_are_set(setting):
+    assert not isinstance(create_app({"VOTE_LANE": True, **setting}).wsgi_app, VoteLane)
 
 
 # -- the switch ---------------------------------------------------------------------------------
