@@ -36,12 +36,15 @@ VOTE_BATCH_SIZE = Histogram("civic_vote_batch_size", "Votes per vote_batch call 
 
 
 class ContextFilter(logging.Filter):
-    """Adds ``call_id_stack`` and ``request_id`` (the first element) to every record."""
+    """Adds ``call_id_stack`` and ``request_id`` (the first element) to every record; a
+    ``request_id`` the record was given (``extra``, e.g. the gateway's votes' lane, which
+    logs outside any context) is kept."""
 
     def filter(self, record):
         stack = call_stack.get()
         record.call_id_stack = stack
-        record.request_id = stack[0] if stack else None
+        if stack or getattr(record, "request_id", None) is None:
+            record.request_id = stack[0] if stack else None
         return True
 
 

@@ -303,3 +303,21 @@ def test_vote_lane_is_on_by_default_and_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("VOTE_LANE", "maybe")
     with pytest.raises(ValueError, match="VOTE_LANE"):
         create_app({"TESTING": True})
+
+
+def test_the_lanes_request_id_survives_the_services_log_filter():
+    """One process may run services too (``make run`` does not, the tests do): their
+    ``ContextFilter`` must not erase the request id the lane gives its access-log line,
+    whatever the order of the filters."""
+    from common.observability import ContextFilter
+    from gateway.observability import RequestFilter
+
+    for filters in ([ContextFilter(), RequestFilter()], [RequestFilter(), ContextFilter()]):
+        record = logging.LogRecord("civic.access", logging.INFO, __file__, 1, "request", None, None)
+        record.request_id = "r-9"
+        for f in filters:
+            assert f.filter(record)
+        assert record.request_id == "r-9"
+    bare = logging.LogRecord("civic.access", logging.INFO, __file__, 1, "request", None, None)
+    ContextFilter().filter(bare)
+    assert bare.request_id is None and bare.call_id_stack is None
