@@ -32,7 +32,8 @@ Not done here, so the lane is not installed while they would apply (``checks_it_
 Flask's ``TRUSTED_HOSTS``, ``SERVER_NAME`` host matching and ``MAX_CONTENT_LENGTH``. Not
 done for the votes it answers: Flask's ``request_started``/``request_finished`` signals
 and any ``before_request``/``after_request`` hook added to the app later than the ones
-above (a new hook that must apply to votes goes in the lane as well).
+above (a new hook that must apply to votes goes in the lane as well: a test lists the
+app's hooks and fails when one is added).
 """
 from __future__ import annotations
 

@@ -321,3 +321,16 @@ def test_the_lanes_request_id_survives_the_services_log_filter():
     bare = logging.LogRecord("civic.access", logging.INFO, __file__, 1, "request", None, None)
     ContextFilter().filter(bare)
     assert bare.request_id is None and bare.call_id_stack is None
+
+
+def test_the_hooks_the_lane_stands_in_for_are_the_apps_hooks():
+    """The lane does what these hooks do for the votes it answers. A hook added to the app
+    (or one of these removed) fails here: the lane must then do the same, or leave votes to
+    Flask; see gateway/vote_lane.py."""
+    app = create_app({"VOTE_LANE": True})
+    before = [f.__qualname__ for f in app.before_request_funcs.get(None, [])]
+    after = [f.__qualname__ for f in app.after_request_funcs.get(None, [])]
+    assert before == ["load_identity", "reject_nul", "init_observability.<locals>._start"]
+    assert sorted(after) == sorted(["store_session", "init_observability.<locals>._record"])
+    assert not app.teardown_request_funcs and not app.url_value_preprocessors
+    assert set(app.blueprints) >= {"voting"} and not app.blueprints["voting"].before_request_funcs
