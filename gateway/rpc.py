@@ -75,13 +75,24 @@ def call_batched(service: str, batch_method: str, item: dict, single, admission=
         return single()
     try:
         return caller.call(item, admission=admission)
-    except RetryAlone:  # admitted already: not counted twice
+    except (RetryAlone, RateLimited, RemoteError, ServiceUnavailable) as exc:
+        return batch_failed(service, batch_method, exc, single)
+
+
+def batch_failed(service: str, batch_method: str, exc: Exception, single):
+    """What a batched call that did not answer a result answers instead: ``single()``
+    after ``RetryAlone`` (admitted already: not counted twice), otherwise the HTTP error
+    matching ``exc`` (429, the remote error's status, 503). Also the votes' lane's
+    (gateway/vote_lane.py), in the request context it builds. Any other exception is
+    raised as is."""
+    if isinstance(exc, RetryAlone):
         return single()
-    except RateLimited as exc:
+    if isinstance(exc, RateLimited):
         too_many(exc)
-    except RemoteError as exc:
+    if isinstance(exc, RemoteError):
         remote_to_http(exc)
-    except ServiceUnavailable as exc:
+    if isinstance(exc, ServiceUnavailable):
         if isinstance(exc, Overloaded):
             REFUSED.labels(service, batch_method).inc()
         unavailable_to_http(exc)
+    raise exc

@@ -47,14 +47,11 @@ from marshmallow import ValidationError
 from werkzeug.sansio.http import parse_cookie
 
 from common import contracts
-from common.rpc_client import RemoteError, ServiceUnavailable
 from gateway import auth, schemas
-from gateway.batching import Overloaded, RetryAlone
-from gateway.observability import REFUSED, record_request
-from gateway.ratelimit import RateLimited, address_of, vote_admission
+from gateway.observability import record_request
+from gateway.ratelimit import address_of, vote_admission
 
-PATH = re.compile(r"/api/v1/proposals/([^/]+)/vote")
-ROUTE = "/api/v1/proposals/<proposal_id>/vote"
+ENDPOINT = "voting.vote"  # the Flask view the lane answers for (gateway/api/voting.py)
 MAX_BODY = 4096  # a vote is ~150 bytes; anything larger is Flask's to judge
 
 
@@ -67,6 +64,10 @@ def checks_it_skips(app) -> list:
 class VoteLane:
     def __init__(self, app, wsgi_app):
         self.app, self.wsgi_app = app, wsgi_app
+        # the view's own route (its one variable, the proposal id, as Flask's default converter reads it)
+        self.route = next(r.rule for r in app.url_map.iter_rules() if r.endpoint == ENDPOINT and "PUT" in r.methods)
+        head, _, tail = self.route.partition("<proposal_id>")
+        self.path = re.compile(f"{re.escape(head)}([^/]+){re.escape(tail)}")
         self.request_schema = contracts.schema(schemas.VoteRequest)
         self.response_schema = contracts.schema(schemas.Vote)
 
@@ -74,7 +75,7 @@ class VoteLane:
         if environ.get("REQUEST_METHOD") != "PUT" or environ.get("QUERY_STRING"):
             return self.wsgi_app(environ, start_response)
         path = environ.get("PATH_INFO", "")
-        match = PATH.fullmatch(path)
+        match = self.path.fullmatch(path)
         if match is None or not path.isascii() or "\x00" in path:
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
@@ -97,7 +98,7 @@ class VoteLane:
             headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
             headers += auth.session_headers(who.request_id, who.session_id, who.new_session, path,
                                             app.config.get("SECURE_COOKIES", False))
-            record_request("PUT", ROUTE, path, 200, time.perf_counter() - started, who.request_id)
+            record_request("PUT", self.route, path, 200, time.perf_counter() - started, who.request_id)
         except Exception as exc:  # noqa: BLE001 - every other answer is Flask's to make
             return self._in_flask(environ, start_response, who, started, voter, proposal_id, data, exc)
         start_response("200 OK", headers)
@@ -151,30 +152,17 @@ class VoteLane:
 
     def _in_flask(self, environ, start_response, who, started, voter, proposal_id, data, exc):
         """Any answer but the ordinary 200, made by Flask as the view would make it."""
-        from gateway.rpc import call
-
-        from gateway.errors import remote_to_http, unavailable_to_http
-        from gateway.ratelimit import too_many
+        from gateway.api.voting import vote_alone
+        from gateway.rpc import batch_failed
 
         app = self.app
         with app.request_context(environ):
             g.request_id, g.claims, g.session_id, g.new_session = who
             g.started = started
             try:
-                try:
-                    if isinstance(exc, RetryAlone):  # admitted already: not counted twice
-                        rv = app.json.response(self.response_schema.dump(
-                            call("voting", "vote", voter, proposal_id, data)))
-                    elif isinstance(exc, RateLimited):
-                        too_many(exc)
-                    elif isinstance(exc, RemoteError):
-                        remote_to_http(exc)
-                    elif isinstance(exc, ServiceUnavailable):
-                        if isinstance(exc, Overloaded):
-                            REFUSED.labels("voting", "vote_batch").inc()
-                        unavailable_to_http(exc)
-                    else:
-                        raise exc
+                try:  # what call_batched does with a failed batched call, and the view with a result
+                    result = batch_failed("voting", "vote_batch", exc, lambda: vote_alone(voter, proposal_id, data))
+                    rv = app.json.response(self.response_schema.dump(result))
                 except Exception as error:  # what Flask's full_dispatch_request does
                     rv = app.handle_user_exception(error)
                 response = app.finalize_request(rv)
