@@ -73,3 +73,29 @@ def test_cpu_speed_is_the_median_run_in_milliseconds_and_shows_in_the_machine_li
     clock = iter([0.0, 0.045] * 7)
     assert "CPU speed index 45 ms" in machine_short({"platform": "p", "cpus": 2})
 
+
+
+def _vote_step(rate, served, p99):
+    return {"offered_rate": rate, "throughput": served, "p50": p99 / 2, "p95": p99, "p99": p99, "max": p99,
+            "error_rate": 0.0, "events_published": int(served), "events_expected": int(served), "duration": 10.0,
+            "outbox_drained_after_s": 0.1, "cpu_ms_per_vote": {}}
+
+
+def test_votes_capacity_without_a_saturated_step_is_a_lower_bound():
+    from bench import votes
+
+    unsaturated = [_vote_step(1000, 999, 0.04), _vote_step(2000, 1990, 0.09)]
+    saturated = [_vote_step(1000, 999, 0.05), _vote_step(2000, 1500, 3.0)]
+    assert not votes.saturated(unsaturated[-1]) and votes.saturated(saturated[-1])
+    r = {"curves": {"1": unsaturated, "2": saturated}, "capacity": {"1": 1990, "2": 1500},
+         "saturated_in_sweep": {"1": False, "2": True}, "max_rate_meeting_target": {"1": 2000, "2": 1000},
+         "sustained": dict(_vote_step(1000, 999, 0.05), duration=60.0), "sustained_rate": 1000.0,
+         "sustained_consumers": 1, "probe": None, "step_duration": 10.0, "proposals": 300, "target_rate": 1000.0,
+         "target_met": True, "date": "today"}
+    text, data = votes.render(r, "machine", 1.0, "x.png")
+    assert "1 process(es): at least 1,990 votes/s, 2 process(es): 1,500 votes/s;" in text
+    assert "the sweep's last rate did not saturate" in text
+    assert data["capacity_reached"] == {"1": False, "2": True}
+    r["saturated_in_sweep"] = {"1": True, "2": True}
+    text, _ = votes.render(r, "machine", 1.0, "x.png")
+    assert "at least" not in text and "did not saturate" not in text
