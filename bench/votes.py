@@ -262,9 +262,9 @@ def saturated(s: dict, p99_limit: float = 1.0) -> bool:
     return s["error_rate"] > 0.01 or s["p99"] > p99_limit or s["throughput"] < 0.9 * s["offered_rate"]
 
 
-# up to twice the target: past the first saturated step the sweep stops, and a capacity
+# up to three times the target: past the first saturated step the sweep stops, and a capacity
 # measured without one is only a lower bound (reported as such)
-RATES = (25, 40, 60, 90, 135, 200, 300, 450, 675, 1000, 1500, 2000)
+RATES = (25, 40, 60, 90, 135, 200, 300, 450, 675, 1000, 1500, 2000, 3000)
 CEILING_RATES = (500, 1000, 1500, 2000, 3000)
 
 
