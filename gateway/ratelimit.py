@@ -1,12 +1,24 @@
-"""Fixed-window rate limits kept in Redis, shared by every gateway process.
+"""Rate limits kept in Redis, shared by every gateway process: GCRA (the generic cell
+rate algorithm, a token bucket kept as one timestamp per key).
 
 Used against flooding, per anonymous session (or account) and per client IP: votes, and
 the similar-proposals search a draft runs while it is typed (a full-text query each).
-A request's limits are an ``Admission`` (its counter keys, their limits, the window). The
-counters of many requests are counted together in one round trip to Redis (one Lua script
-call: ``INCR`` each key, ``EXPIRE`` it when new), so the vote batches of
-gateway/batching.py check the limits of all their votes at once (``RateLimiter.admit``).
-The script needs every key on one Redis (no Redis Cluster sharding of these keys).
+A request's limits are an ``Admission`` (its counter keys, their limits, the window):
+"``limit`` per ``window`` seconds" allows a burst of ``limit`` requests, then one every
+``window / limit`` seconds. Unlike fixed windows (counters reset at each multiple of the
+window), no boundary lets a client spend two windows' worth at once, and a refused
+client is told to come back when one more request fits (Retry-After at most
+``window / limit``), not at the end of a window.
+
+Each key holds its "theoretical arrival time" (TAT, microseconds, Redis's clock): a
+request fits when ``max(TAT, now) + window / limit - now <= window``, and then moves
+the TAT by ``window / limit``. A request is admitted only when every one of its limits
+lets it through, and only an admitted request spends its limits (a refused vote does not
+use the budget of the IP it shares with others). The admissions of many requests are
+decided together, in order, in one round trip to Redis (one Lua script call), so the vote
+batches of gateway/batching.py check the limits of all their votes at once
+(``RateLimiter.admit``). The script needs every key on one Redis (no Redis Cluster
+sharding of these keys); a key expires once its TAT is past (an idle client is forgotten).
 
 If Redis is unreachable the limiter lets requests through and logs it: it protects the
 platform, it must not take voting down with it.
@@ -16,6 +28,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
+import math
 import time
 from typing import NamedTuple
 
@@ -25,19 +38,44 @@ from flask_smorest import abort
 
 log = logging.getLogger(__name__)
 
-_HIT = """
-local counts = {}
-for i, key in ipairs(KEYS) do
-  local n = redis.call('INCR', key)
-  if n == 1 then redis.call('EXPIRE', key, tonumber(ARGV[i])) end
-  counts[i] = n
+# ARGV: the number of admissions m, then each admission's number of limits, then for
+# each limit (KEYS in the same order) its window (us) and its limit. Returns, per
+# admission, 0 when admitted, else the microseconds until it would fit.
+_GCRA = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local m = tonumber(ARGV[1])
+local key, arg = 1, 2 + m
+local waits = {}
+for j = 1, m do
+  local n = tonumber(ARGV[1 + j])
+  local wait, tats = 0, {}
+  for i = 0, n - 1 do
+    local window, limit = tonumber(ARGV[arg + 2 * i]), tonumber(ARGV[arg + 2 * i + 1])
+    if limit < 1 then
+      wait = math.max(wait, window)
+    else
+      local tat = tonumber(redis.call('GET', KEYS[key + i]) or 0)
+      if tat < now then tat = now end
+      tats[i] = tat + window / limit
+      wait = math.max(wait, tats[i] - now - window)
+    end
+  end
+  if wait <= 0 then
+    wait = 0
+    for i = 0, n - 1 do
+      redis.call('SET', KEYS[key + i], string.format('%.0f', tats[i]), 'PX', math.ceil((tats[i] - now) / 1000) + 1000)
+    end
+  end
+  waits[j] = math.ceil(wait)
+  key, arg = key + n, arg + 2 * n
 end
-return counts
+return waits
 """
 
 
 class Admission(NamedTuple):
-    """What one request counts against: ``limits`` [(key, limit)] over ``window`` seconds;
+    """What one request counts against: ``limits`` [(key, limit)] per ``window`` seconds;
     ``what`` names the requests in the 429's message."""
     limits: tuple
     window: int
@@ -55,35 +93,28 @@ class RateLimited(Exception):
 class RateLimiter:
     def __init__(self, url: str):
         self.client = redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2)
-        self._hit = self.client.register_script(_HIT)
+        self._gcra = self.client.register_script(_GCRA)
         self._down_until = 0.0
 
     def hit_batch(self, admissions) -> list:
-        """Count one hit on each limit of each admission, all in one round trip to Redis;
-        returns, per admission, the seconds to wait (0 when every one of its limits allows
-        it). A hit over the limit still counts (a flood stays refused)."""
+        """Decide each admission in order, all in one round trip to Redis; returns, per
+        admission, the whole seconds to wait (0 when every one of its limits lets it
+        through, and then it is counted against each of them)."""
         admissions = list(admissions)
         if not admissions or time.monotonic() < self._down_until:
             return [0] * len(admissions)
-        now = time.time()
-        keys, ttls = [], []
+        keys, args = [], [len(admissions)] + [len(a.limits) for a in admissions]
         for a in admissions:
-            bucket = int(now // a.window)
-            for key, _ in a.limits:
-                keys.append(f"rl:{key}:{bucket}")
-                ttls.append(a.window + 1)
+            for key, limit in a.limits:
+                keys.append(f"rl:{key}")
+                args += [a.window * 1_000_000, limit]
         try:
-            counts = self._hit(keys=keys, args=ttls)
+            waits = self._gcra(keys=keys, args=args)
         except redis.RedisError as exc:
             log.warning("rate limiter unavailable (%s); letting requests through for 5 s", exc)
             self._down_until = time.monotonic() + 5
             return [0] * len(admissions)
-        waits, at = [], 0
-        for a in admissions:
-            over = any(count > limit for count, (_, limit) in zip(counts[at:at + len(a.limits)], a.limits))
-            at += len(a.limits)
-            waits.append(max(1, int((int(now // a.window) + 1) * a.window - now) + 1) if over else 0)
-        return waits
+        return [max(1, math.ceil(int(w) / 1_000_000)) if int(w) > 0 else 0 for w in waits]
 
     def hit_many(self, limits, window: int) -> int:
         """One request's hits (``[(key, limit)]``); the seconds to wait, 0 when allowed."""

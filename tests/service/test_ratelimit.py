@@ -1,5 +1,6 @@
 """The gateway's vote rate limiter against the real Redis (REDIS_URL, default the local one)."""
 import os
+import time
 import uuid
 
 import pytest
@@ -20,15 +21,54 @@ def limiter():
     return limiter
 
 
-def test_each_limit_counts_in_one_round_trip(limiter):
+def _redis_now_us(limiter) -> int:
+    seconds, micros = limiter.client.time()
+    return seconds * 1_000_000 + micros
+
+
+def test_a_burst_of_the_limit_then_one_every_window_over_limit(limiter):
+    """3 per 60 s: three at once, the fourth refused until 20 s (60 / 3) have passed,
+    each limit in one key that expires once its budget is whole again."""
     voter, ip = f"t:{uuid.uuid4()}", f"t:{uuid.uuid4()}"
     limits = [(voter, 3), (ip, 5)]
     assert [limiter.hit_many(limits, 60) for _ in range(3)] == [0, 0, 0]
-    wait = limiter.hit_many(limits, 60)  # the voter's 4th hit is over its limit of 3
-    assert 1 <= wait <= 61
-    keys = limiter.client.keys(f"rl:{voter}:*") + limiter.client.keys(f"rl:{ip}:*")
-    assert len(keys) == 2
-    assert all(0 < limiter.client.ttl(k) <= 61 for k in keys)  # every counter expires
+    assert 19 <= limiter.hit_many(limits, 60) <= 20  # the voter's 4th request: one fits again in 20 s
+    assert limiter.client.exists(f"rl:{voter}", f"rl:{ip}") == 2  # one key per limit
+    assert 59_000 < limiter.client.pttl(f"rl:{voter}") <= 61_000  # a whole budget back in 60 s
+    assert 35_000 < limiter.client.pttl(f"rl:{ip}") <= 37_000  # three of five used: 36 s
+
+
+def test_no_window_boundary_lets_a_second_burst_through(limiter):
+    """Fixed windows let a client spend a whole budget just before a boundary and another
+    just after. Here, after a burst of 4 (limit 4 per second), a client gets back one
+    request per 0.25 s it waited, however the seconds fall, and Retry-After says when."""
+    voter = f"t:{uuid.uuid4()}"
+    started = time.monotonic()
+    assert [limiter.hit_many([(voter, 4)], 1) for _ in range(4)] == [0, 0, 0, 0]
+    assert limiter.hit_many([(voter, 4)], 1) == 1  # refused: under 0.25 s to wait, rounded up
+    time.sleep(0.3)
+    second = [limiter.hit_many([(voter, 4)], 1) for _ in range(4)]
+    allowed = second.count(0)
+    assert 1 <= allowed <= int((time.monotonic() - started) / 0.25) and allowed < 4
+    assert second[allowed:] == [1] * (4 - allowed)  # the rest refused, each told to wait a second at most
+    time.sleep(1)
+    assert limiter.hit_many([(voter, 4)], 1) == 0  # came back when told: admitted
+
+
+def test_a_refused_request_spends_none_of_its_limits(limiter):
+    """Two voters behind one IP allowed 2: the first voter's refused second vote (over its
+    own limit of 1) does not use the IP's budget, so the other voter still gets through."""
+    ip = f"t:{uuid.uuid4()}"
+    first, second, third = (f"t:{uuid.uuid4()}" for _ in range(3))
+    assert limiter.hit_many([(first, 1), (ip, 2)], 60) == 0
+    assert limiter.hit_many([(first, 1), (ip, 2)], 60) > 0  # over the voter's limit
+    assert limiter.hit_many([(second, 1), (ip, 2)], 60) == 0  # the IP's second request
+    assert limiter.hit_many([(third, 1), (ip, 2)], 60) == 30  # the IP's budget is spent: 60 / 2 s
+    assert limiter.client.exists(f"rl:{third}") == 0  # and the third voter's untouched
+
+
+def test_a_limit_of_zero_refuses_everything(limiter):
+    assert limiter.hit_many([(f"t:{uuid.uuid4()}", 0)], 60) == 60
 
 
 def test_the_tightest_limit_decides(limiter):
@@ -43,19 +83,20 @@ def test_redis_down_lets_votes_through():
     assert limiter.hit_many([("a", 0)], 60) == 0  # and Redis is not asked again for 5 s
 
 
-def test_a_batch_of_requests_is_counted_in_one_script_call(limiter):
-    """What gateway/batching.py asks for a batch of votes: each request's limits counted
-    in order, one Redis call for all of them."""
+def test_a_batch_of_requests_is_decided_in_order_in_one_script_call(limiter):
+    """What gateway/batching.py asks for a batch of votes: each request's limits decided in
+    order (a voter's third vote of the batch refused, another voter's admitted), one Redis
+    call for all of them, and only the admitted ones spend the IP's budget."""
     voter, ip = f"t:{uuid.uuid4()}", f"t:{uuid.uuid4()}"
     before = limiter.client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
     batch = [Admission(((voter, 2), (ip, 100)), 60)] * 3 + [Admission(((f"t:{uuid.uuid4()}", 2), (ip, 100)), 60)]
     verdicts = limiter.admit(batch)
     assert verdicts[:2] == [None, None] and verdicts[3] is None
-    assert isinstance(verdicts[2], RateLimited) and 1 <= verdicts[2].wait <= 61  # the voter's 3rd vote
+    assert isinstance(verdicts[2], RateLimited) and verdicts[2].wait == 30  # the voter's 3rd vote
     after = limiter.client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
     assert after - before == 1
-    assert int(limiter.client.get(limiter.client.keys(f"rl:{ip}:*")[0])) == 4  # the IP counted every vote
-    assert all(0 < limiter.client.ttl(k) <= 61 for k in limiter.client.keys(f"rl:{voter}:*"))
+    ahead = int(limiter.client.get(f"rl:{ip}")) - _redis_now_us(limiter)  # 3 admitted votes of 0.6 s each
+    assert 1_700_000 < ahead <= 1_800_000
 
 
 def test_the_script_is_loaded_again_after_a_redis_script_flush(limiter):
