@@ -114,7 +114,7 @@ class RateLimiter:
             log.warning("rate limiter unavailable (%s); letting requests through for 5 s", exc)
             self._down_until = time.monotonic() + 5
             return [0] * len(admissions)
-        return [max(1, math.ceil(int(w) / 1_000_000)) if int(w) > 0 else 0 for w in waits]
+        return [math.ceil(int(w) / 1_000_000) for w in waits]  # 0: admitted; else at least 1
 
     def hit_many(self, limits, window: int) -> int:
         """One request's hits (``[(key, limit)]``); the seconds to wait, 0 when allowed."""

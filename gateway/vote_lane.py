@@ -20,12 +20,12 @@ directly:
 Anything else goes to Flask unchanged, the body put back first: another method or path, a
 query string, a body that is not a small JSON object valid for the schema, a NUL anywhere,
 an ``Authorization`` header that is not a valid bearer token, batching off or paused, or
-anything the lane fails to read. Those
-requests then get Flask's answer (the same 400, 401, ...), which is what the view would
-have given. An answer that is not a 200 (the service refused the vote, a 429, a 503, the
-batch failed and the vote is sent alone, or the 200 could not be built) is made by Flask too, in a request context built
-for it with the identity already read, through the same error mapping, handlers and
-``after_request`` hooks: only the ordinary 200 is built here. tests/unit/test_vote_lane.py
+anything the lane fails to read. Those requests then get Flask's answer (the same 400,
+401, ...), which is what the view would have given. An answer that is not a 200 (the
+service refused the vote, a 429, a 503, the batch failed and the vote is sent alone, or
+the 200 could not be built) is made by Flask too, in a request context built for it with
+the identity already read, through the same error mapping, handlers and ``after_request``
+hooks: only the ordinary 200 is built here. tests/unit/test_vote_lane.py
 sends every case through the app with and without the lane and compares the answers.
 
 Not done here, so the lane is not installed while they would apply (``checks_it_skips``):
@@ -48,8 +48,10 @@ from werkzeug.sansio.http import parse_cookie
 
 from common import contracts
 from gateway import auth, schemas
+from gateway.api.voting import vote_alone
 from gateway.observability import record_request
 from gateway.ratelimit import address_of, vote_admission
+from gateway.rpc import batch_failed, batcher
 
 ENDPOINT = "voting.vote"  # the Flask view the lane answers for (gateway/api/voting.py)
 MAX_BODY = 4096  # a vote is ~150 bytes; anything larger is Flask's to judge
@@ -116,8 +118,6 @@ class VoteLane:
     def _read(self, environ):
         """(loaded vote, identity, batch caller) of an ordinary vote; otherwise None, with
         the body (if read) put back for Flask."""
-        from gateway.rpc import batcher
-
         if (environ.get("CONTENT_TYPE") or "").partition(";")[0].strip().lower() != "application/json":
             return None
         try:
@@ -152,9 +152,6 @@ class VoteLane:
 
     def _in_flask(self, environ, start_response, who, started, voter, proposal_id, data, exc):
         """Any answer but the ordinary 200, made by Flask as the view would make it."""
-        from gateway.api.voting import vote_alone
-        from gateway.rpc import batch_failed
-
         app = self.app
         with app.request_context(environ):
             g.request_id, g.claims, g.session_id, g.new_session = who

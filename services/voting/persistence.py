@@ -330,6 +330,7 @@ def voters_with_key(session, proposal_id, key, after=None, limit=1000):
 # (one round trip), then the outbox row. On PostgreSQL each group is sent as one
 # multi-statement query: the statements still run in order, each with its own snapshot, so
 # the read that follows the FOR UPDATE sees every vote committed before the lock was granted.
+
 # what a vote reads of its proposal (p) and the proposal's question (q_*), single or batched
 LOCKED_COLUMNS = ("id", "question_id", "author_id", "status", "counts", "votes_trusted", "emerged_at", "q_id",
                   "q_country", "q_language", "q_starts_at", "q_ends_at", "q_votes_target")

@@ -61,11 +61,10 @@ def test_a_short_string_is_at_most_255_bytes():
 @pytest.mark.parametrize("headers", [{}, {"nameko.call_id_stack": ["gateway.vote.1", "voting.vote_batch.2"]},
                                      {"k": "é \"quoted\" \\", "n": 3, "flag": True}])
 def test_an_events_headers_priority_and_message_id(headers):
-    properties = dict(PROPERTIES, delivery_mode=2, correlation_id=None)
-    properties.pop("correlation_id")
+    properties = dict(PROPERTIES, delivery_mode=2)
+    del properties["correlation_id"]  # an event has none
     args = (2, "voting.events", "vote_cast", b'{"event_id": "e1"}', 131072)
     assert publish_frames(*args, headers=headers, priority=0, message_id="e1", **properties) == \
         py_amqp_publish(*args, application_headers=headers, priority=0, message_id="e1", **properties)
     assert publish_frames(*args, message_id="e1") == py_amqp_publish(*args, message_id="e1")
     assert publish_frames(*args, priority=9) == py_amqp_publish(*args, priority=9)
-

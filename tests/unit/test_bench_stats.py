@@ -88,7 +88,7 @@ def test_votes_capacity_without_a_saturated_step_is_a_lower_bound():
     saturated = [_vote_step(1000, 999, 0.05), _vote_step(2000, 1500, 3.0)]
     assert not votes.saturated(unsaturated[-1]) and votes.saturated(saturated[-1])
     r = {"curves": {"1": unsaturated, "2": saturated}, "capacity": {"1": 1990, "2": 1500},
-         "saturated_in_sweep": {"1": False, "2": True}, "max_rate_meeting_target": {"1": 2000, "2": 1000},
+         "capacity_reached": {"1": False, "2": True}, "max_rate_meeting_target": {"1": 2000, "2": 1000},
          "sustained": dict(_vote_step(1000, 999, 0.05), duration=60.0), "sustained_rate": 1000.0,
          "sustained_consumers": 1, "probe": None, "step_duration": 10.0, "proposals": 300, "target_rate": 1000.0,
          "target_met": True, "date": "today"}
@@ -96,6 +96,6 @@ def test_votes_capacity_without_a_saturated_step_is_a_lower_bound():
     assert "1 process(es): at least 1,990 votes/s, 2 process(es): 1,500 votes/s;" in text
     assert "the sweep's last rate did not saturate" in text
     assert data["capacity_reached"] == {"1": False, "2": True}
-    r["saturated_in_sweep"] = {"1": True, "2": True}
+    r["capacity_reached"] = {"1": True, "2": True}
     text, _ = votes.render(r, "machine", 1.0, "x.png")
     assert "at least" not in text and "did not saturate" not in text
