@@ -1,4 +1,5 @@
-"""The AMQP 0-9-1 frames of a publish (an RPC reply, an event), packed with ``struct``.
+"""The AMQP 0-9-1 frames of a publish (an RPC reply, an event) and of an ack, packed with
+``struct``.
 
 py-amqp frames a publish through its generic encoders (the method's arguments by a
 format string, each of the fourteen basic properties looked up in turn): about 10 us of
@@ -16,7 +17,7 @@ from amqp.serialization import dumps
 FRAME_METHOD, FRAME_HEADER, FRAME_BODY = 1, 2, 3
 FRAME_END = b"\xce"
 FRAME_OVERHEAD = 8  # type, channel, size before the payload; the end octet after it
-BASIC_CLASS, BASIC_PUBLISH = 60, 40
+BASIC_CLASS, BASIC_PUBLISH, BASIC_ACK = 60, 40, 80
 # property flags (the high bit first), in the order their values follow the flags
 _CONTENT_TYPE, _CONTENT_ENCODING, _HEADERS, _DELIVERY_MODE = 1 << 15, 1 << 14, 1 << 13, 1 << 12
 _PRIORITY, _CORRELATION_ID, _MESSAGE_ID = 1 << 11, 1 << 10, 1 << 7
@@ -69,3 +70,8 @@ def publish_frames(channel: int, exchange: str, routing_key: str, body: bytes, f
     chunk = frame_max - FRAME_OVERHEAD
     frames += [frame(FRAME_BODY, channel, body[i:i + chunk]) for i in range(0, len(body), chunk)]
     return b"".join(frames)
+
+
+def ack_frame(channel: int, delivery_tag: int) -> bytes:
+    """``basic.ack`` of one delivery (not ``multiple``)."""
+    return frame(FRAME_METHOD, channel, pack(">HHQB", BASIC_CLASS, BASIC_ACK, delivery_tag, 0))

@@ -10,6 +10,7 @@ import pika
 import pytest
 from nameko.extensions import DependencyProvider
 
+from common import nameko_support
 from common.nameko_support import rpc, rpc_reply
 from common.rpc_client import RemoteError, RpcClient, pika_parameters
 from common.testing import wait_until
@@ -246,6 +247,59 @@ def test_a_request_without_content_type_gets_an_error_reply_and_the_service_live
     assert client.call(SERVICE, "echo", 3)["x"] == 3
     probe.stop()
     assert _queue_depth(amqp_uri) == 0
+
+
+def test_a_request_that_is_not_json_is_dropped_as_kombu_drops_it_and_the_service_lives_on(probe, raw, client,
+                                                                                         amqp_uri):
+    """kombu's way for a body its decoder refuses: logged and acked, not answered (it
+    would only fail again)."""
+    cid = raw.send("echo", b"{not json")
+    assert client.call(SERVICE, "echo", "still fine")["x"] == "still fine"
+    raw.conn.process_data_events(0.2)
+    assert cid not in raw.replies
+    probe.stop()
+    assert _queue_depth(amqp_uri) == 0
+
+
+def test_kombu_typed_json_arguments_are_decoded_as_kombu_decodes_them(probe, raw):
+    """A nameko client's datetime travels as kombu's ``__type__`` object: the service sees a
+    datetime (kombu's own JSON decoder reads the request) and answers it the same way."""
+    stamp = {"__type__": "datetime", "__value__": "2026-11-25T10:00:00+00:00"}
+    cid = raw.send("echo", json.dumps({"args": [stamp], "kwargs": {}}).encode())
+    assert json.loads(raw.reply(cid)[1])["result"]["x"] == stamp
+
+
+def test_a_worker_that_does_not_block_replies_before_the_consumer_reads_again(run_service, client, monkeypatch):
+    """The spawned worker runs first: the consumer's next read (its system calls, the
+    hub's round) comes after the reply instead of before it."""
+    events = []
+    chunked = nameko_support._chunked_recv
+
+    def recording(recv):
+        inner = chunked(recv)
+
+        def recv_chunk(n, *flags):
+            events.append("read")
+            data = inner(n, *flags)
+            events.append("request")
+            return data
+
+        return recv_chunk
+
+    handle_result = nameko_support.ResilientRpcConsumer.handle_result
+
+    def replying(self, message, result, exc_info):
+        events.append("reply")
+        return handle_result(self, message, result, exc_info)
+
+    monkeypatch.setattr(nameko_support, "_chunked_recv", recording)
+    monkeypatch.setattr(nameko_support.ResilientRpcConsumer, "handle_result", replying)
+    run_service(Probe)
+    for i in range(3):
+        assert client.call(SERVICE, "echo", i)["x"] == i
+    replies = [i for i, event in enumerate(events) if event == "reply"]
+    assert len(replies) == 3
+    assert all(events[i - 1] == "request" for i in replies), events
 
 
 def test_a_reply_over_the_size_limit_is_an_error_and_the_request_is_acked(run_service, amqp_uri):

@@ -6,7 +6,7 @@ from amqp import Message, spec
 from amqp.method_framing import frame_writer
 from amqp.serialization import dumps
 
-from common.amqp_frames import publish_frames, shortstr
+from common.amqp_frames import ack_frame, publish_frames, shortstr
 
 
 class Recorder:
@@ -68,3 +68,11 @@ def test_an_events_headers_priority_and_message_id(headers):
         py_amqp_publish(*args, application_headers=headers, priority=0, message_id="e1", **properties)
     assert publish_frames(*args, message_id="e1") == py_amqp_publish(*args, message_id="e1")
     assert publish_frames(*args, priority=9) == py_amqp_publish(*args, priority=9)
+
+
+@pytest.mark.parametrize("channel, delivery_tag", [(1, 1), (7, 300), (65535, 2 ** 64 - 1)])
+def test_an_ack_is_what_py_amqp_writes(channel, delivery_tag):
+    recorder = Recorder()
+    connection = type("Connection", (), {"frame_max": 131072, "bytes_sent": 0})()
+    frame_writer(connection, recorder)(1, channel, spec.Basic.Ack, dumps("Lb", (delivery_tag, False)), None)
+    assert ack_frame(channel, delivery_tag) == b"".join(recorder.writes)

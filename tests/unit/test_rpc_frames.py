@@ -1,4 +1,4 @@
-"""common.nameko_support._SerialFrames and _chunked_recv with a recording transport (py-amqp's
+"""common.nameko_support._SerialFrames, _chunked_recv and _buffered_frames_first with a recording transport (py-amqp's
 real framing; the socket is the only fake)."""
 import socket
 from types import SimpleNamespace
@@ -9,7 +9,10 @@ from amqp import Message, spec
 from amqp.method_framing import frame_writer
 from amqp.serialization import dumps
 
-from common.nameko_support import RECV_CHUNK, _chunked_recv, _SerialFrames
+from amqp.exceptions import UnexpectedFrame
+
+from common.amqp_frames import frame
+from common.nameko_support import RECV_CHUNK, _buffered_frames_first, _chunked_recv, _SerialFrames
 
 
 class YieldingTransport:
@@ -142,3 +145,40 @@ def test_chunked_recv_asks_for_a_chunk_at_least():
     chunked(RECV_CHUNK * 2)
     chunked(1, 0)
     assert asked == [(RECV_CHUNK, ()), (RECV_CHUNK * 2, ()), (RECV_CHUNK, (0,))]
+
+
+def buffered_connection(buffered: bytes):
+    """A connection whose transport has ``buffered`` read ahead; py-amqp's own read and the
+    frame handler record what they are asked."""
+    calls = []
+    connection = SimpleNamespace(transport=SimpleNamespace(_read_buffer=buffered), frames=[])
+    connection.blocking_read = lambda timeout=None: calls.append(("socket", timeout))
+    connection.on_inbound_frame = lambda f: connection.frames.append(f) or True
+    return connection, calls
+
+
+def test_whole_frames_are_taken_from_the_read_ahead_one_per_call():
+    header, body = frame(2, 1, b"\x00<" + bytes(12)), frame(3, 1, b'{"args": [], "kwargs": {}}')
+    connection, socket_reads = buffered_connection(header + body + b"\x01\x00")
+    read = _buffered_frames_first(connection)
+    assert read(1.0) is True
+    assert connection.frames == [(2, 1, b"\x00<" + bytes(12))]
+    assert read(1.0) is True
+    assert connection.frames[1] == (3, 1, b'{"args": [], "kwargs": {}}')
+    assert connection.transport._read_buffer == b"\x01\x00" and socket_reads == []
+    read(1.0)  # what is left is not a whole frame: py-amqp reads the socket
+    assert socket_reads == [("socket", 1.0)] and len(connection.frames) == 2
+
+
+@pytest.mark.parametrize("buffered", [b"", frame(1, 1, b"abcdef")[:-1], frame(1, 1, b"abcdef")[:5]])
+def test_a_frame_not_whole_in_the_read_ahead_is_read_by_py_amqp(buffered):
+    connection, socket_reads = buffered_connection(buffered)
+    _buffered_frames_first(connection)(None)
+    assert socket_reads == [("socket", None)] and connection.frames == []
+    assert connection.transport._read_buffer == buffered
+
+
+def test_a_frame_without_its_end_octet_is_refused_as_py_amqp_refuses_it():
+    connection, _ = buffered_connection(frame(1, 1, b"abcdef")[:-1] + b"\x00")
+    with pytest.raises(UnexpectedFrame):
+        _buffered_frames_first(connection)(None)
