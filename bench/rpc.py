@@ -314,11 +314,12 @@ def render(r: dict, machine_text: str, wall: float) -> tuple[str, dict]:
         f"{c['ours']['round_medians']['median'] * 1000:.3f} against "
         f"{c['ours_stock_service']['round_medians']['median'] * 1000:.3f} ms "
         f"({c['ours']['round_medians']['median'] / c['ours_stock_service']['round_medians']['median']:.2f}x): "
-        f"the reply encoded once, its frames packed directly (`common/amqp_frames.py`) and written with the "
-        f"request's ack in one write on the request's channel (no "
-        f"publisher per reply, no confirm round trip), the request read in one system call, the arguments "
-        f"checked against a cached signature, the worker spawned directly while the pool has room "
-        f"(`common/nameko_support.py`).",
+        f"the reply encoded once, its frames and the ack's packed directly (`common/amqp_frames.py`) and written "
+        f"in one write on the request's channel (no "
+        f"publisher per reply, no confirm round trip), the request read in one system call and its frames taken "
+        f"from what was read, its JSON decoded by kombu's decoder called directly, the arguments "
+        f"checked against a cached signature, the worker spawned directly while the pool has room and run "
+        f"before the consumer reads again (`common/nameko_support.py`).",
     ] if "ours_stock_service" in c else []))
     data = {"ours_over_raw": r["ours_over_raw"], "nameko_over_ours": r["nameko_over_ours"],
             "raw_ms": raw * 1000, "ours_ms": c["ours"]["round_medians"]["median"] * 1000,
