@@ -6,9 +6,9 @@ import logging
 import socket
 import sys
 import time
-from struct import unpack_from
 from contextlib import contextmanager, nullcontext
 from functools import partial
+from struct import unpack_from
 
 import eventlet
 from amqp import Message as AmqpMessage, spec
@@ -378,7 +378,8 @@ def _buffered_frames_first(connection):
     return blocking_read
 
 
-JSON = "application/json"
+JSON_CONTENT_TYPE = "application/json"
+_json_decoder = serialization_registry._decoders[JSON_CONTENT_TYPE]
 
 
 class _JsonRequests(KombuConsumer):
@@ -391,14 +392,14 @@ class _JsonRequests(KombuConsumer):
 
     def _receive_callback(self, raw):
         accept = self.accept
-        if raw.body and raw.properties.get("content_type") == JSON and accept is not None and JSON in accept \
-                and self.on_message is None:
+        if raw.body and raw.properties.get("content_type") == JSON_CONTENT_TYPE and accept is not None \
+                and JSON_CONTENT_TYPE in accept and self.on_message is None:
             try:
                 decoded = _json_decoder(raw.body)
-            except Exception:
-                decoded = _UNDECODED
-            if decoded is not _UNDECODED:
                 message = self.channel.message_to_python(raw)
+            except Exception:  # kombu's way below: the same error, reported as kombu reports it
+                pass
+            else:
                 message.accept = accept
                 if not message.errors:
                     message._decoded_cache = decoded
@@ -406,15 +407,13 @@ class _JsonRequests(KombuConsumer):
         return super()._receive_callback(raw)
 
 
-_json_decoder = serialization_registry._decoders[JSON]
-_UNDECODED = object()
-
-
 class _RpcQueueConsumer(Consumer):
     """nameko's consumer for the RPC queue. On each (re)connection its py-amqp transport
     reads in chunks (:func:`_chunked_recv`), whole frames are taken from what it has read
-    (:func:`_buffered_frames_first`) and its writes go through :class:`_SerialFrames`. ``cancel_deliveries()`` stops the deliveries but keeps the
-    connection, on which the workers in flight still reply and ack."""
+    (:func:`_buffered_frames_first`), JSON requests are decoded by :class:`_JsonRequests`
+    and its writes go through :class:`_SerialFrames`. ``cancel_deliveries()`` stops the
+    deliveries but keeps the connection, on which the workers in flight still reply and
+    ack."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

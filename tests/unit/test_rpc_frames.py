@@ -1,15 +1,14 @@
-"""common.nameko_support._SerialFrames, _chunked_recv and _buffered_frames_first with a recording transport (py-amqp's
-real framing; the socket is the only fake)."""
+"""common.nameko_support._SerialFrames, _chunked_recv and _buffered_frames_first with a
+recording transport (py-amqp's real framing; the socket is the only fake)."""
 import socket
 from types import SimpleNamespace
 
 import eventlet
 import pytest
 from amqp import Message, spec
+from amqp.exceptions import UnexpectedFrame
 from amqp.method_framing import frame_writer
 from amqp.serialization import dumps
-
-from amqp.exceptions import UnexpectedFrame
 
 from common.amqp_frames import frame
 from common.nameko_support import RECV_CHUNK, _buffered_frames_first, _chunked_recv, _SerialFrames
